@@ -1,0 +1,81 @@
+"""Answers over an opened artifact: text search and related papers.
+
+Functions here take what they need (artifact, FAISS index, a query vector) and return
+``Hit`` records; the facade in :mod:`engine.facade` wires them to a loaded index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine import vectors
+from engine.errors import QueryError, UnknownPaper
+from engine.papers import Paper, normalize_id
+from engine.store import Artifact
+
+MAX_K = 1000
+MAX_QUERY_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One answer: the paper, its similarity score and its topic (None until topics exist)."""
+
+    paper: Paper
+    score: float
+    rank: int
+    topic: dict | None = None
+
+    def to_dict(self) -> dict:
+        p = self.paper
+        return {
+            "rank": self.rank,
+            "id": p.id,
+            "score": round(self.score, 4),
+            "title": p.title,
+            "authors": list(p.authors),
+            "date": p.date,
+            "categories": list(p.categories),
+            "primary_category": p.primary_category,
+            "topic": self.topic,
+        }
+
+
+def check_k(k: int) -> int:
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1 or k > MAX_K:
+        raise QueryError(f"k must be a whole number from 1 to {MAX_K}, not {k!r}")
+    return k
+
+
+def check_query(text: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise QueryError("the query is empty")
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryError(f"the query has {len(text):,} characters (limit {MAX_QUERY_CHARS:,})")
+    return text
+
+
+def nearest(artifact: Artifact, index, query_vector: np.ndarray, k: int, exclude: set[int] = frozenset()) -> list[Hit]:
+    """The ``k`` papers nearest to ``query_vector``, skipping the rows in ``exclude``."""
+    scores, rows = vectors.search(index, query_vector, k + len(exclude))
+    picked = [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0 and int(r) not in exclude]
+    picked = picked[:k]
+    papers = artifact.papers_by_rows([row for row, _ in picked])
+    return [Hit(papers[row], score, rank) for rank, (row, score) in enumerate(picked, start=1)]
+
+
+def row_for_id(artifact: Artifact, paper_id: str) -> int:
+    row = artifact.row_of(normalize_id(paper_id))
+    if row is None:
+        raise UnknownPaper(f"paper {paper_id!r} is not in the index at {artifact.path.parent}")
+    return row
+
+
+def related(artifact: Artifact, index, paper_id: str, k: int) -> list[Hit]:
+    """Papers nearest to a paper already in the index (itself excluded)."""
+    row = row_for_id(artifact, paper_id)
+    vector = np.asarray(artifact.vectors[row], dtype=np.float32)
+    return nearest(artifact, index, vector, k, exclude={row})

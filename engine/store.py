@@ -1,0 +1,318 @@
+"""The artifact directory: the only module that knows file names and layouts.
+
+An index is a folder of immutable versions and a ``CURRENT`` pointer::
+
+    indexes/cv/
+      CURRENT -> v000002        symlink, swapped with an atomic rename
+      v000002/                  the live version
+        manifest.json           schema, model, counts, library versions, checksums
+        papers.sqlite           papers (row = vector row)
+        vectors.npy             float32 [n, d], unit norm, memory-mapped on read
+        faiss.index
+      v000001/                  the previous version, kept for readers still on it
+      .lock                     held by the one writer
+
+A new version is written into a hidden temporary sibling, synced to disk, renamed to
+its final name, and only then published by swapping ``CURRENT``. A crash at any
+moment leaves the previous version intact; leftovers are removed by the next writer.
+Readers open a version's files once, read-only, so a writer never disturbs them.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import IndexBusy, IndexCorrupt, IndexNotFound
+from engine.papers import Paper
+
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+PAPERS_DB = "papers.sqlite"
+VECTORS = "vectors.npy"
+FAISS_INDEX = "faiss.index"
+CURRENT = "CURRENT"
+LOCK = ".lock"
+KEEP_VERSIONS = 2
+_TEMP_PREFIX = ".tmp-"
+
+_SCHEMA = """
+CREATE TABLE papers (
+    row INTEGER PRIMARY KEY,          -- row in vectors.npy and in the FAISS index
+    id TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    abstract TEXT NOT NULL,
+    authors TEXT NOT NULL,            -- JSON list
+    categories TEXT NOT NULL,         -- JSON list, primary first
+    primary_category TEXT,
+    date TEXT,
+    updated TEXT,
+    version INTEGER,
+    comment TEXT,
+    text_hash TEXT NOT NULL,          -- hash of the embedded text (reuse on add)
+    source TEXT
+);
+CREATE INDEX papers_primary_category ON papers(primary_category);
+CREATE INDEX papers_date ON papers(date);
+"""
+_COLUMNS = "row, id, title, abstract, authors, categories, primary_category, date, updated, version, comment, text_hash, source"
+
+
+def resolve_version(index_dir: Path) -> Path:
+    """The folder of the live version of an index (or the folder itself if it is one)."""
+    index_dir = Path(index_dir)
+    if (index_dir / MANIFEST).is_file():
+        return index_dir
+    pointer = index_dir / CURRENT
+    if not pointer.is_symlink() and not pointer.exists():
+        raise IndexNotFound(f"no index at {index_dir} (build one with: paperscope build FILES --index {index_dir})")
+    version = index_dir / os.readlink(pointer)
+    if not (version / MANIFEST).is_file():
+        raise IndexCorrupt(f"{version}: the current version has no {MANIFEST}")
+    return version
+
+
+def read_manifest(version_dir: Path) -> dict:
+    path = version_dir / MANIFEST
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(f"{path}: unreadable manifest ({exc})") from exc
+    if manifest.get("schema_version") != SCHEMA_VERSION:
+        raise IndexCorrupt(
+            f"{path}: schema version {manifest.get('schema_version')!r}, this paperscope reads {SCHEMA_VERSION}; rebuild the index"
+        )
+    return manifest
+
+
+@dataclass
+class Artifact:
+    """One version of an index, opened read-only."""
+
+    path: Path
+    manifest: dict
+    db: sqlite3.Connection
+    vectors: np.ndarray  # memory-mapped, read-only
+
+    @classmethod
+    def open(cls, index_dir: str | Path) -> Artifact:
+        version = resolve_version(Path(index_dir))
+        manifest = read_manifest(version)
+        db_path = version / PAPERS_DB
+        if not db_path.is_file():
+            raise IndexCorrupt(f"{db_path}: missing")
+        # immutable=1: a published version never changes, so SQLite may skip locking.
+        db = sqlite3.connect(f"file:{db_path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+        try:
+            vectors = np.load(version / VECTORS, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise IndexCorrupt(f"{version / VECTORS}: unreadable ({exc})") from exc
+        expected = (manifest["counts"]["papers"], manifest["model"]["dimension"])
+        if vectors.shape != expected:
+            raise IndexCorrupt(f"{version / VECTORS}: shape {vectors.shape}, manifest says {expected}")
+        return cls(version, manifest, db, vectors)
+
+    @property
+    def faiss_path(self) -> Path:
+        return self.path / FAISS_INDEX
+
+    def papers_by_rows(self, rows: Sequence[int]) -> dict[int, Paper]:
+        if not rows:
+            return {}
+        marks = ",".join("?" * len(rows))
+        cursor = self.db.execute(f"SELECT {_COLUMNS} FROM papers WHERE row IN ({marks})", [int(r) for r in rows])
+        return {record[0]: _paper_from_row(record) for record in cursor}
+
+    def row_of(self, paper_id: str) -> int | None:
+        found = self.db.execute("SELECT row FROM papers WHERE id = ?", (paper_id,)).fetchone()
+        return found[0] if found else None
+
+    def all_papers(self) -> Iterator[tuple[int, Paper, str]]:
+        """Every (row, paper, text hash), in row order."""
+        for record in self.db.execute(f"SELECT {_COLUMNS} FROM papers ORDER BY row"):
+            yield record[0], _paper_from_row(record), record[11]
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _paper_from_row(record: tuple) -> Paper:
+    _, pid, title, abstract, authors, categories, _, date, updated, version, comment, _, source = record
+    return Paper(
+        id=pid,
+        title=title,
+        abstract=abstract,
+        authors=tuple(json.loads(authors)),
+        categories=tuple(json.loads(categories)),
+        date=date,
+        updated=updated,
+        version=version,
+        comment=comment,
+        source=source,
+    )
+
+
+@contextmanager
+def writer_lock(index_dir: Path, wait_seconds: float = 0.0) -> Iterator[None]:
+    """Exclusive right to write ``index_dir``; a second writer gets :class:`IndexBusy`."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_seconds
+    with open(index_dir / LOCK, "a+") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    handle.seek(0)
+                    holder = handle.read().strip() or "another process"
+                    raise IndexBusy(f"{index_dir} is being written by {holder}; try again when it finishes") from None
+                time.sleep(0.2)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        yield
+
+
+class VersionWriter:
+    """Writes one new version of an index; ``publish()`` makes it live atomically.
+
+    Use under :func:`writer_lock`. Nothing is visible to readers before ``publish``.
+    """
+
+    def __init__(self, index_dir: Path) -> None:
+        self.index_dir = Path(index_dir)
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        _remove_leftovers(self.index_dir)
+        self.name = f"v{_latest_version_number(self.index_dir) + 1:06d}"
+        self.temp = self.index_dir / f"{_TEMP_PREFIX}{self.name}-{os.getpid()}"
+        self.temp.mkdir()
+
+    def file(self, name: str) -> Path:
+        return self.temp / name
+
+    def write_papers(self, papers: Sequence[Paper], text_hashes: Sequence[str]) -> None:
+        db = sqlite3.connect(self.temp / PAPERS_DB)
+        try:
+            db.executescript(_SCHEMA)
+            db.executemany(
+                f"INSERT INTO papers ({_COLUMNS}) VALUES ({','.join('?' * 13)})",
+                (
+                    (
+                        row,
+                        p.id,
+                        p.title,
+                        p.abstract,
+                        json.dumps(list(p.authors), ensure_ascii=False),
+                        json.dumps(list(p.categories)),
+                        p.primary_category,
+                        p.date,
+                        p.updated,
+                        p.version,
+                        p.comment,
+                        h,
+                        p.source,
+                    )
+                    for row, (p, h) in enumerate(zip(papers, text_hashes, strict=True))
+                ),
+            )
+            db.commit()
+        finally:
+            db.close()
+
+    def write_vectors(self, vectors: np.ndarray) -> None:
+        np.save(self.temp / VECTORS, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
+
+    def publish(self, manifest: dict) -> Path:
+        """Checksum, sync, rename into place, swap ``CURRENT``; returns the version folder."""
+        manifest = dict(manifest, schema_version=SCHEMA_VERSION, version=self.name)
+        manifest["files"] = {
+            p.name: {"bytes": p.stat().st_size, "sha256": file_sha256(p)} for p in sorted(self.temp.iterdir())
+        }
+        (self.temp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        for path in self.temp.iterdir():
+            _fsync_file(path)
+        _fsync_file(self.temp)
+        final = self.index_dir / self.name
+        os.rename(self.temp, final)
+        pointer_temp = self.index_dir / f"{_TEMP_PREFIX}{CURRENT}-{os.getpid()}"
+        if pointer_temp.is_symlink():
+            pointer_temp.unlink()
+        os.symlink(self.name, pointer_temp)
+        os.replace(pointer_temp, self.index_dir / CURRENT)
+        _fsync_file(self.index_dir)
+        _prune_old_versions(self.index_dir)
+        return final
+
+    def abandon(self) -> None:
+        shutil.rmtree(self.temp, ignore_errors=True)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _version_numbers(index_dir: Path) -> list[int]:
+    numbers = []
+    for child in index_dir.iterdir():
+        if child.name.startswith("v") and child.name[1:].isdigit() and child.is_dir():
+            numbers.append(int(child.name[1:]))
+    return sorted(numbers)
+
+
+def _latest_version_number(index_dir: Path) -> int:
+    numbers = _version_numbers(index_dir)
+    return numbers[-1] if numbers else 0
+
+
+def _current_number(index_dir: Path) -> int:
+    try:
+        return int(os.readlink(index_dir / CURRENT)[1:])
+    except (OSError, ValueError):
+        return 0
+
+
+def _remove_leftovers(index_dir: Path) -> None:
+    """What writers that died left behind (we hold the lock): temporary folders and
+    pointers, and versions renamed into place but never published."""
+    for child in index_dir.iterdir():
+        if child.name.startswith(_TEMP_PREFIX):
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
+    current = _current_number(index_dir)
+    for number in _version_numbers(index_dir):
+        if number > current:
+            shutil.rmtree(index_dir / f"v{number:06d}", ignore_errors=True)
+
+
+def _prune_old_versions(index_dir: Path) -> None:
+    current = _current_number(index_dir)
+    for number in _version_numbers(index_dir)[:-KEEP_VERSIONS]:
+        if number != current:
+            shutil.rmtree(index_dir / f"v{number:06d}", ignore_errors=True)

@@ -1,0 +1,46 @@
+"""FAISS index build, save, load and search: plain functions, numpy in and out.
+
+Rows of the FAISS index are the rows of ``vectors.npy`` and the ``row`` column of the
+papers table, so no id map is needed. Vectors are unit norm, so inner product is
+cosine similarity.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+
+def index_spec(kind: str = "flat") -> dict:
+    """How the index was built, for the manifest."""
+    if kind != "flat":
+        raise ValueError(f"unknown index type {kind!r}")
+    return {"type": "flat", "metric": "inner_product", "faiss": "IndexFlatIP"}
+
+
+def build_index(vectors: np.ndarray, spec: dict | None = None) -> faiss.Index:
+    """An exact inner-product index over ``vectors`` (float32 ``[n, d]``)."""
+    spec = spec or index_spec()
+    if spec["type"] != "flat":
+        raise ValueError(f"unknown index type {spec['type']!r}")
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def save_index(index: faiss.Index, path: Path) -> None:
+    faiss.write_index(index, str(path))
+
+
+def load_index(path: Path) -> faiss.Index:
+    return faiss.read_index(str(path))
+
+
+def search(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top ``k`` rows per query: (scores ``[q, k]``, rows ``[q, k]``; -1 marks no hit)."""
+    queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+    k = max(1, min(k, index.ntotal)) if index.ntotal else 1
+    return index.search(queries, k)
