@@ -1,0 +1,104 @@
+"""The ``paperscope`` console script, run as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import GA_DIGEST_1, GA_DIGEST_2
+
+EXE = shutil.which("paperscope") or str(Path(sys.executable).with_name("paperscope"))
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([EXE, *args], capture_output=True, text=True, timeout=300, cwd=cwd, env=os.environ.copy())
+
+
+@pytest.fixture(scope="module")
+def cli_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    index = tmp_path_factory.mktemp("cli") / "ga"
+    done = run("build", str(GA_DIGEST_1), "--index", str(index), "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["papers"] == report["embedded"] > 0
+    return index
+
+
+def test_search_json_shape(cli_index: Path) -> None:
+    done = run("search", "star formation in dwarf galaxies", "--index", str(cli_index), "-k", "3", "--json")
+    assert done.returncode == 0, done.stderr
+    hits = json.loads(done.stdout)["hits"]
+    assert len(hits) == 3
+    assert set(hits[0]) >= {"id", "score", "title", "topic"} and hits[0]["topic"] is None
+    assert hits[0]["score"] >= hits[1]["score"] >= hits[2]["score"]
+
+
+def test_related_table_and_json(cli_index: Path) -> None:
+    first = json.loads(run("search", "galaxy", "--index", str(cli_index), "-k", "1", "--json").stdout)["hits"][0]
+    table = run("related", first["id"], "--index", str(cli_index), "-k", "2")
+    assert table.returncode == 0 and first["id"] in table.stdout and "score" in table.stdout
+    data = json.loads(run("related", first["id"], "--index", str(cli_index), "--json").stdout)
+    assert data["paper"] == first["id"] and len(data["hits"]) == 10
+    assert first["id"] not in {hit["id"] for hit in data["hits"]}
+
+
+def test_add_then_info(cli_index: Path) -> None:
+    done = run("add", str(GA_DIGEST_2), "--index", str(cli_index), "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["embedded"] == report["new_papers"] > 0
+    info = run("info", "--index", str(cli_index))
+    assert info.returncode == 0 and "all-MiniLM-L6-v2" in info.stdout
+    assert f"papers     {report['papers']}" in info.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("search", "", "--index", "{index}"), "the query is empty"),
+        (("related", "9999.99999", "--index", "{index}"), "is not in the index"),
+        (("search", "galaxies", "--index", "{missing}"), "no index at"),
+        (("build", "{missing}", "--index", "{missing}"), "no such file or folder"),
+    ],
+)
+def test_user_errors_are_one_line_and_exit_2(cli_index: Path, tmp_path: Path, args: tuple, message: str) -> None:
+    filled = [a.format(index=cli_index, missing=tmp_path / "missing") for a in args]
+    done = run(*filled)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("paperscope: error:") and message in lines[0]
+
+
+def test_bad_records_are_listed_and_valid_ones_indexed(tmp_path: Path) -> None:
+    path = tmp_path / "some-bad.jsonl"
+    good = {
+        "id": "2101.00009",
+        "title": "Dark matter halos",
+        "abstract": "We simulate halos.",
+        "categories": ["astro-ph.GA"],
+    }
+    path.write_text(json.dumps(good) + "\n{broken\n")
+    done = run("build", str(path), "--index", str(tmp_path / "idx"))
+    assert done.returncode == 0
+    assert f"skipped {path}:2: invalid JSON" in done.stderr
+    assert "1 papers" in done.stdout and "1 records skipped" in done.stdout
+
+
+def test_demo_runs_from_the_installed_package(tmp_path: Path) -> None:
+    done = run("demo", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "AttentiveNAS" in done.stdout and "related to 2011.09473" in done.stdout
+    assert (tmp_path / "indexes" / "demo" / "CURRENT").is_symlink()
+
+
+def test_help_lists_every_command() -> None:
+    done = run("--help")
+    assert done.returncode == 0
+    for command in ("build", "add", "search", "related", "info", "demo"):
+        assert command in done.stdout
