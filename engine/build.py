@@ -1,8 +1,10 @@
-"""Build and grow indexes: papers → vectors → a new published version.
+"""Build, grow and re-cluster indexes; each writes a new published version.
 
-``build`` writes a fresh index from inputs; ``add`` merges new inputs into the live
-version. Both embed only what is new: vectors are reused from the live version (same
-model and backend, same text) and from the embedding cache before the model runs.
+* ``build``: a fresh index from inputs (topics fitted; ids kept where they match the
+  live version's topics).
+* ``add``: new inputs merged into the live version; only new or changed texts are
+  embedded, and they get topics and map positions without a refit.
+* ``refit``: the same papers and vectors, topics fitted anew (``topics --refit``).
 """
 
 from __future__ import annotations
@@ -18,17 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import store, vectors
-from engine.cache import EmbeddingCache
-from engine.embed import Embedder, describe, embedder_like, load_embedder, text_hash
+from engine import store, topic_stage, vectors
+from engine.embed import Embedder, describe, embedder_like, load_embedder
 from engine.errors import BuildError, IndexCorrupt, IndexNotFound
 from engine.papers import Paper, Problem, deduplicate
-from engine.progress import progress_bar
 from engine.sources import read_papers
+from engine.topics import TopicParams
+from engine.vectorize import reusable_vectors, vectorize
 
 log = logging.getLogger(__name__)
-
-EMBED_CHUNK = 512  # texts per model call: long enough to sort by length, short enough to show progress
 
 
 @dataclass
@@ -43,6 +43,8 @@ class BuildReport:
     duplicates: int = 0
     problems: list[Problem] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    topics: dict | None = None
+    started: float = field(default_factory=time.perf_counter, repr=False)
 
     def to_dict(self) -> dict:
         return {
@@ -56,6 +58,7 @@ class BuildReport:
             "duplicates": self.duplicates,
             "skipped_records": len(self.problems),
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+            "topics": self.topics,
         }
 
 
@@ -65,31 +68,33 @@ class Options:
     precision: str = "auto"
     use_cache: bool = True
     progress: bool = True
+    topics: bool = True
+    topic_params: TopicParams = field(default_factory=TopicParams)
     embedder: Embedder | None = None  # an already loaded embedder (tests, long-lived processes)
 
 
 def build(inputs: Sequence[str | Path], index_dir: str | Path, options: Options | None = None) -> BuildReport:
     """Build a new version of ``index_dir`` holding exactly the papers in ``inputs``."""
     options = options or Options()
-    index_dir = Path(index_dir)
-    report = BuildReport(index_dir)
-    started = time.perf_counter()
-    parsed = read_papers(*inputs)
-    report.seconds["parse"] = time.perf_counter() - started
-    report.problems, report.duplicates = parsed.problems, parsed.duplicates
-    if not parsed.papers:
-        raise BuildError(f"no valid papers in {', '.join(map(str, inputs))} ({parsed.summary()})")
-    with store.writer_lock(index_dir):
-        previous = _open_previous(index_dir)
+    report, papers = _parse(inputs, Path(index_dir))
+    if not papers:
+        raise BuildError(f"no valid papers in {', '.join(map(str, inputs))} ({len(report.problems)} records skipped)")
+    report.new_papers = len(papers)
+    with store.writer_lock(report.index_dir):
+        previous = _open_live(report.index_dir)
         try:
             embedder = options.embedder or load_embedder(options.model, options.precision)
-            known = _reusable_vectors(previous, embedder)
-            report.new_papers = len(parsed.papers)
-            _write_version(index_dir, parsed.papers, embedder, known, options, report, inputs)
+            done = _vectorize(papers, embedder, previous, options, report)
+            result = None
+            if options.topics:
+                tick = time.perf_counter()
+                before = topic_stage.previous_topics(previous, papers) if previous else None
+                result = topic_stage.fit_topics(papers, done.vectors, embedder.embed, options.topic_params, before)
+                report.seconds["topics"] = time.perf_counter() - tick
+            _publish(report, papers, done.vectors, done.hashes, embedder, result, inputs)
         finally:
             if previous is not None:
                 previous.close()
-    report.seconds["total"] = time.perf_counter() - started
     return report
 
 
@@ -97,35 +102,76 @@ def add(inputs: Sequence[str | Path], index_dir: str | Path, options: Options | 
     """Merge ``inputs`` into the live version: new ids are appended, a newer copy of a
     known paper replaces it, and only new or changed texts are embedded."""
     options = options or Options()
-    index_dir = Path(index_dir)
-    report = BuildReport(index_dir)
-    started = time.perf_counter()
-    parsed = read_papers(*inputs)
-    report.seconds["parse"] = time.perf_counter() - started
-    report.problems, report.duplicates = parsed.problems, parsed.duplicates
-    with store.writer_lock(index_dir):
-        previous = store.Artifact.open(index_dir)
+    report, parsed = _parse(inputs, Path(index_dir))
+    with store.writer_lock(report.index_dir):
+        previous = store.Artifact.open(report.index_dir)
         try:
-            existing = [paper for _, paper, _ in previous.all_papers()]
-            known_ids = {paper.id for paper in existing}
-            merged = deduplicate([*existing, *parsed.papers])
-            report.new_papers = sum(1 for paper in parsed.papers if paper.id not in known_ids)
+            existing = list(previous.all_papers())
+            merged = deduplicate([paper for _, paper, _ in existing] + parsed).papers
+            known_ids = {paper.id for _, paper, _ in existing}
+            report.new_papers = sum(1 for paper in parsed if paper.id not in known_ids)
             embedder = options.embedder or _embedder_for(previous.manifest, options)
-            known = _reusable_vectors(previous, embedder)
-            _write_version(index_dir, merged.papers, embedder, known, options, report, inputs)
+            done = _vectorize(merged, embedder, previous, options, report)
+            result = None
+            before = topic_stage.previous_topics(previous, merged)
+            if before is not None:
+                tick = time.perf_counter()
+                old_hash = {paper.id: digest for _, paper, digest in existing}
+                stale = np.array([old_hash.get(p.id) != h for p, h in zip(merged, done.hashes, strict=True)])
+                summary = previous.manifest.get("topics") or {}
+                result = topic_stage.extend_topics(before, done.vectors, stale, summary)
+                report.seconds["topics"] = time.perf_counter() - tick
+            _publish(report, merged, done.vectors, done.hashes, embedder, result, inputs)
         finally:
             previous.close()
-    report.seconds["total"] = time.perf_counter() - started
     return report
 
 
-def _open_previous(index_dir: Path) -> store.Artifact | None:
+def refit(index_dir: str | Path, options: Options | None = None) -> BuildReport:
+    """Fit topics anew over the live version's papers and vectors; topic ids are kept
+    where topics match, and the manifest records what was split, merged, born or gone."""
+    options = options or Options()
+    report = BuildReport(Path(index_dir))
+    with store.writer_lock(report.index_dir):
+        previous = store.Artifact.open(report.index_dir)
+        try:
+            papers = [paper for _, paper, _ in previous.all_papers()]
+            matrix = np.asarray(previous.vectors, dtype=np.float32)
+            embedder = options.embedder or _embedder_for(previous.manifest, options)
+            before = topic_stage.previous_topics(previous, papers)
+            result = topic_stage.fit_topics(papers, matrix, embedder.embed, options.topic_params, before)
+            report.seconds["topics"] = time.perf_counter() - report.started
+            writer = store.VersionWriter(report.index_dir)
+            try:
+                writer.reuse_files(previous.path, [store.PAPERS_DB, store.VECTORS, store.FAISS_INDEX])
+                writer.write_topics(result.topics, result.fine, result.coarse, result.xy)
+                manifest = dict(previous.manifest, created=_now(), topics=result.summary, libraries=library_versions())
+                final = writer.publish(manifest)
+            except BaseException:
+                writer.abandon()
+                raise
+        finally:
+            previous.close()
+    report.version, report.papers, report.topics = final.name, len(papers), result.summary
+    report.seconds["total"] = time.perf_counter() - report.started
+    return report
+
+
+def _parse(inputs: Sequence[str | Path], index_dir: Path) -> tuple[BuildReport, list[Paper]]:
+    report = BuildReport(index_dir)
+    parsed = read_papers(*inputs)
+    report.seconds["parse"] = time.perf_counter() - report.started
+    report.problems, report.duplicates = parsed.problems, parsed.duplicates
+    return report, parsed.papers
+
+
+def _open_live(index_dir: Path) -> store.Artifact | None:
     try:
         return store.Artifact.open(index_dir)
     except IndexNotFound:
         return None
     except IndexCorrupt as exc:
-        log.warning("not reusing vectors from the current version: %s", exc)
+        log.warning("not reusing anything from the current version: %s", exc)
         return None
 
 
@@ -141,85 +187,25 @@ def _embedder_for(manifest: dict, options: Options) -> Embedder:
     return embedder
 
 
-def _reusable_vectors(previous: store.Artifact | None, embedder: Embedder) -> dict[str, np.ndarray]:
-    """Vectors of the live version by text hash, when made by the same model and backend."""
-    if previous is None:
-        return {}
-    model = previous.manifest["model"]
-    if model["fingerprint"] != embedder.model.fingerprint or model["backend"] != embedder.backend:
-        return {}
-    return {digest: previous.vectors[row] for row, _, digest in previous.all_papers()}
+def _vectorize(papers, embedder, previous, options: Options, report: BuildReport):
+    tick = time.perf_counter()
+    done = vectorize(papers, embedder, reusable_vectors(previous, embedder), options.use_cache, options.progress)
+    report.seconds["embed"] = time.perf_counter() - tick
+    report.reused, report.cached, report.embedded = done.reused, done.cached, done.embedded
+    return done
 
 
-def embed_papers(
-    papers: Sequence[Paper], embedder: Embedder, known: dict[str, np.ndarray], options: Options, report: BuildReport
-) -> tuple[np.ndarray, list[str]]:
-    """Vectors for ``papers`` in order, running the model only on texts not known
-    from the index or the cache. Returns the vectors and the text hashes."""
-    hashes = [text_hash(paper.text) for paper in papers]
-    cache = EmbeddingCache(embedder.model.fingerprint, embedder.backend) if options.use_cache else None
-    try:
-        return _fill_vectors(papers, hashes, embedder, known, cache, options, report), hashes
-    finally:
-        if cache is not None:
-            cache.close()
-
-
-def _fill_vectors(
+def _publish(
+    report: BuildReport,
     papers: Sequence[Paper],
+    matrix: np.ndarray,
     hashes: list[str],
     embedder: Embedder,
-    known: dict[str, np.ndarray],
-    cache: EmbeddingCache | None,
-    options: Options,
-    report: BuildReport,
-) -> np.ndarray:
-    # Take the dimension from vectors we already have: when nothing needs embedding,
-    # the model is never loaded.
-    sample = next(iter(known.values()), None)
-    dimension = (len(sample) if sample is not None else None) or (cache and cache.dimension()) or embedder.dimension
-    out = np.empty((len(papers), dimension), dtype=np.float32)
-    missing: list[int] = []
-    for i, digest in enumerate(hashes):
-        vector = known.get(digest)
-        if vector is None:
-            missing.append(i)
-        else:
-            out[i] = vector
-    report.reused = len(papers) - len(missing)
-    if cache is not None and missing:
-        hits = cache.get_many([hashes[i] for i in missing], dimension)
-        for i in missing:
-            if hashes[i] in hits:
-                out[i] = hits[hashes[i]]
-        report.cached = len(hits)
-        missing = [i for i in missing if hashes[i] not in hits]
-    with progress_bar(len(missing), "embedding", enabled=options.progress) as advance:
-        for start in range(0, len(missing), EMBED_CHUNK):
-            chunk = missing[start : start + EMBED_CHUNK]
-            vecs = embedder.embed([papers[i].text for i in chunk])
-            out[chunk] = vecs
-            if cache is not None:
-                # Written chunk by chunk, so an interrupted build keeps what it paid for.
-                cache.put_many(zip((hashes[i] for i in chunk), vecs, strict=True))
-            advance(len(chunk))
-    report.embedded = len(missing)
-    return out
-
-
-def _write_version(
-    index_dir: Path,
-    papers: Sequence[Paper],
-    embedder: Embedder,
-    known: dict[str, np.ndarray],
-    options: Options,
-    report: BuildReport,
+    result: topic_stage.TopicResult | None,
     inputs: Sequence[str | Path],
 ) -> None:
-    tick = time.perf_counter()
-    matrix, hashes = embed_papers(papers, embedder, known, options, report)
-    report.seconds["embed"] = time.perf_counter() - tick
-    writer = store.VersionWriter(index_dir)
+    """Write every file of a new version and make it live."""
+    writer = store.VersionWriter(report.index_dir)
     try:
         tick = time.perf_counter()
         spec = vectors.index_spec("flat")
@@ -228,21 +214,28 @@ def _write_version(
         tick = time.perf_counter()
         writer.write_vectors(matrix)
         writer.write_papers(papers, hashes)
-        manifest = _manifest(describe(embedder, matrix.shape[1]), spec, len(papers), report, inputs)
-        final = writer.publish(manifest)
+        if result is not None:
+            writer.write_topics(result.topics, result.fine, result.coarse, result.xy)
+        report.papers = len(papers)
+        report.topics = result.summary if result is not None else None
+        final = writer.publish(_manifest(describe(embedder, matrix.shape[1]), spec, report, inputs))
         report.seconds["write"] = time.perf_counter() - tick
     except BaseException:
         writer.abandon()
         raise
     report.version = final.name
-    report.papers = len(papers)
+    report.seconds["total"] = time.perf_counter() - report.started
 
 
-def _manifest(model_info: dict, spec: dict, count: int, report: BuildReport, inputs: Sequence[str | Path]) -> dict:
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _manifest(model_info: dict, spec: dict, report: BuildReport, inputs: Sequence[str | Path]) -> dict:
     return {
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "created": _now(),
         "model": model_info,
-        "counts": {"papers": count},
+        "counts": {"papers": report.papers},
         "index": spec,
         "inputs": [str(Path(p)) for p in inputs],
         "build": {
@@ -252,13 +245,14 @@ def _manifest(model_info: dict, spec: dict, count: int, report: BuildReport, inp
             "from_cache": report.cached,
             "skipped_records": len(report.problems),
         },
+        "topics": report.topics,
         "libraries": library_versions(),
     }
 
 
 def library_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
-    for name in ("paperscope", "numpy", "faiss-cpu", "torch", "sentence-transformers", "transformers"):
+    for name in ("paperscope", "numpy", "faiss-cpu", "torch", "sentence-transformers", "umap-learn", "hdbscan"):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from engine.errors import PaperscopeError
+from engine.errors import PaperscopeError, QueryError, UnknownTopic
 
 app = typer.Typer(
     name="paperscope",
@@ -36,6 +36,11 @@ ModelOpt = Annotated[
 ]
 CacheOpt = Annotated[bool, typer.Option("--cache/--no-cache", help="Use the embedding cache ($PAPERSCOPE_CACHE).")]
 Inputs = Annotated[list[Path], typer.Argument(help="Digest .md files, JSONL(.gz) files, or folders of them.")]
+LevelOpt = Annotated[str, typer.Option("--level", help="Topic level: fine or coarse.")]
+TopicOpt = Annotated[int | None, typer.Option("--topic", help="Only papers of this topic (see paperscope topics).")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for UMAP, HDBSCAN and the map layout.")]
+TopicsOpt = Annotated[bool, typer.Option("--topics/--no-topics", help="Find topic clusters and the map.")]
+ClustererOpt = Annotated[str, typer.Option("--clusterer", help="graph (Louvain, default) or umap-hdbscan.")]
 DEFAULT_INDEX = Path("indexes/default")
 
 
@@ -84,6 +89,20 @@ def _print_report(report, as_json: bool, verb: str) -> None:
         f"{len(report.problems):,} records skipped, {report.duplicates:,} duplicates merged "
         f"in {report.seconds.get('total', 0):.1f}s"
     )
+    if report.topics:
+        t = report.topics
+        if "assigned_without_refit" in t:
+            typer.echo(f"topics: {t['assigned_without_refit']:,} papers placed in existing topics (no refit)")
+        else:
+            typer.echo(
+                f"topics: {t['fine_topics']} fine, {t['coarse_topics']} coarse; "
+                f"noise before the outlier policy {t['noise_share']:.0%}, outliers after it {t['outlier_share']:.1%}"
+            )
+        for level, changes in (t.get("changes") or {}).items():
+            parts = [f"{len(changes['kept'])} kept"] + [
+                f"{len(changes[key])} {key}" for key in ("split", "merged", "born", "gone") if changes[key]
+            ]
+            typer.echo(f"  {level} topics vs the previous version: " + ", ".join(parts))
 
 
 def _print_hits(hits: list, heading: str) -> None:
@@ -113,13 +132,24 @@ def build(
     model: ModelOpt = None,
     precision: Annotated[str, typer.Option(help="auto (bf16 where the CPU has it), fp32 or bf16.")] = "auto",
     cache: CacheOpt = True,
+    topics: TopicsOpt = True,
+    seed: SeedOpt = 42,
+    clusterer: ClustererOpt = "graph",
     as_json: JsonOpt = False,
 ) -> None:
     """Build an index from papers (replaces what the index held)."""
     from engine import build as builder
+    from engine.topics import TopicParams
 
     with _user_errors():
-        options = builder.Options(model=model, precision=precision, use_cache=cache, progress=not as_json)
+        options = builder.Options(
+            model=model,
+            precision=precision,
+            use_cache=cache,
+            progress=not as_json,
+            topics=topics,
+            topic_params=TopicParams(seed=seed, clusterer=clusterer),
+        )
         report = builder.build(inputs, index, options)
     _print_report(report, as_json, "built")
 
@@ -146,13 +176,15 @@ def search(
     query: Annotated[str, typer.Argument(help="What to look for, in plain words.")],
     index: IndexOpt = DEFAULT_INDEX,
     k: KOpt = 10,
+    topic: TopicOpt = None,
+    level: LevelOpt = "fine",
     as_json: JsonOpt = False,
 ) -> None:
     """Papers nearest in meaning to a text query."""
     import engine
 
     with _user_errors(), engine.open(index) as ix:
-        hits = ix.search(query, k=k)
+        hits = ix.search(query, k=k, topic=topic, level=level)
     if as_json:
         _print_json({"query": query, "hits": [hit.to_dict() for hit in hits]})
     else:
@@ -164,6 +196,8 @@ def related(
     paper_id: Annotated[str, typer.Argument(help="arXiv id of a paper in the index, e.g. 2011.09300.")],
     index: IndexOpt = DEFAULT_INDEX,
     k: KOpt = 10,
+    topic: TopicOpt = None,
+    level: LevelOpt = "fine",
     as_json: JsonOpt = False,
 ) -> None:
     """Papers related to a paper in the index."""
@@ -171,11 +205,130 @@ def related(
 
     with _user_errors(), engine.open(index) as ix:
         source = ix.paper(paper_id)
-        hits = ix.related(paper_id, k=k)
+        hits = ix.related(paper_id, k=k, topic=topic, level=level)
     if as_json:
         _print_json({"paper": source.id, "title": source.title, "hits": [hit.to_dict() for hit in hits]})
     else:
         _print_hits(hits, f"related to {source.id}: {source.title}")
+
+
+@app.command("topics")
+def topics_command(
+    index: IndexOpt = DEFAULT_INDEX,
+    level: LevelOpt = "fine",
+    refit: Annotated[bool, typer.Option("--refit", help="Cluster again (topic ids kept where topics match).")] = False,
+    seed: SeedOpt = 42,
+    clusterer: ClustererOpt = "graph",
+    as_json: JsonOpt = False,
+) -> None:
+    """List the topics: id, label, size, keywords and representative papers."""
+    import engine
+
+    with _user_errors():
+        if refit:
+            from engine import build as builder
+            from engine.topics import TopicParams
+
+            report = builder.refit(index, builder.Options(topic_params=TopicParams(seed=seed, clusterer=clusterer)))
+            if not as_json:
+                _print_report(report, False, "refitted")
+        with engine.open(index) as ix:
+            found = ix.topics(level)
+            if not found and not ix.has_topics():
+                raise UnknownTopic(f"the index at {index} has no topics: run paperscope topics --refit --index {index}")
+            titles = {t.id: t.label for t in ix.topics("coarse")}
+            if as_json:
+                items = []
+                for t in found:
+                    item = _topic_json(t, ix, titles)
+                    item["papers"] = ix.topic_members(t.id, level)
+                    items.append(item)
+                _print_json({"level": level, "topics": items, "outliers": _outliers(ix)})
+                return
+            _print_topics(found, level, titles, ix)
+
+
+@app.command("topic")
+def topic_command(
+    topic_id: Annotated[int, typer.Argument(help="Topic id (see paperscope topics).")],
+    index: IndexOpt = DEFAULT_INDEX,
+    level: LevelOpt = "fine",
+    k: Annotated[int, typer.Option("-k", help="Papers to show (default: all).")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """A topic's papers, nearest its centre first."""
+    import engine
+
+    with _user_errors(), engine.open(index) as ix:
+        found = ix.topic(topic_id, level)
+        hits = ix.topic_papers(topic_id, level)
+        titles = {t.id: t.label for t in ix.topics("coarse")}
+        if k > 0:
+            hits = hits[:k]
+        if as_json:
+            _print_json(dict(_topic_json(found, ix, titles), hits=[hit.to_dict() for hit in hits]))
+            return
+    keywords = ", ".join(found.keywords)
+    _print_hits(hits, f"{level} topic {found.id}: {found.label} ({found.size} papers) — {keywords}")
+
+
+@app.command("map")
+def map_command(
+    out: Annotated[Path, typer.Option("--out", "-o", help="FILE.html (interactive, offline) or FILE.png.")],
+    index: IndexOpt = DEFAULT_INDEX,
+) -> None:
+    """Write the topic map: an interactive offline HTML page or a PNG picture."""
+    import engine
+    from engine import maps
+
+    suffix = out.suffix.lower()
+    with _user_errors():
+        if suffix not in {".html", ".png"}:
+            raise QueryError(f"{out}: the map is written as .html or .png")
+        with engine.open(index) as ix:
+            data = ix.map_data()
+            title = f"paperscope topic map: {index} ({len(ix):,} papers, {len(data.fine_topics)} topics)"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        (maps.write_html if suffix == ".html" else maps.write_png)(data, out, title)
+    typer.echo(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+
+
+def _topic_json(t, ix, coarse_titles: dict) -> dict:
+    reps = [{"id": pid, "title": ix.paper(pid).title} for pid in t.representatives if pid in ix]
+    parent = {"id": t.parent, "label": coarse_titles.get(t.parent)} if t.parent is not None else None
+    return {
+        "id": t.id,
+        "level": t.level,
+        "label": t.label,
+        "size": t.size,
+        "keywords": t.keywords,
+        "representatives": reps,
+        "parent": parent,
+    }
+
+
+def _outliers(ix) -> int:
+    return len(ix) - sum(t.size for t in ix.topics("fine"))
+
+
+def _print_topics(found: list, level: str, coarse_titles: dict, ix) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{len(found)} {level} topics ({_outliers(ix):,} outliers)", title_justify="left")
+    table.add_column("id", justify="right", style="cyan")
+    table.add_column("size", justify="right")
+    table.add_column("label", style="bold magenta", max_width=36)
+    table.add_column("keywords", max_width=50)
+    if level == "fine":
+        table.add_column("within", max_width=30, style="dim")
+    table.add_column("representative paper", max_width=50)
+    for t in found:
+        first = ix.paper(t.representatives[0]).title if t.representatives and t.representatives[0] in ix else ""
+        cells = [str(t.id), str(t.size), t.label, ", ".join(t.keywords[:6])]
+        if level == "fine":
+            cells.append(coarse_titles.get(t.parent, "") if t.parent is not None else "")
+        table.add_row(*cells, first)
+    _stdout().print(table)
 
 
 @app.command()
@@ -188,7 +341,7 @@ def info(index: IndexOpt = DEFAULT_INDEX, as_json: JsonOpt = False) -> None:
     if as_json:
         _print_json(data)
         return
-    model, build_info = data["model"], data["build"]
+    model, build_info, topic_info = data["model"], data["build"], data.get("topics")
     size = sum(f["bytes"] for f in data["files"].values())
     lines = [
         f"index      {index} (version {data['version']}, built {data['created']})",
@@ -200,6 +353,12 @@ def info(index: IndexOpt = DEFAULT_INDEX, as_json: JsonOpt = False) -> None:
         f"{build_info['skipped_records']:,} records skipped",
         "libraries  " + ", ".join(f"{k} {v}" for k, v in data["libraries"].items()),
     ]
+    if topic_info:
+        lines.insert(
+            4,
+            f"topics     {topic_info['fine_topics']} fine, {topic_info['coarse_topics']} coarse, "
+            f"{topic_info['outlier_share']:.1%} outliers (seed {topic_info['params']['seed']})",
+        )
     typer.echo("\n".join(lines))
 
 

@@ -45,3 +45,7 @@ class QueryError(PaperscopeError, ValueError):
 
 class UnknownPaper(QueryError):
     """The paper id is not in the index."""
+
+
+class UnknownTopic(QueryError):
+    """The topic id is not in the index (or the index has no topics)."""

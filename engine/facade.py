@@ -11,9 +11,14 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from engine import query, store, vectors
+import numpy as np
+
+from engine import query, store, topic_store, vectors
 from engine.embed import Embedder, embedder_like
+from engine.errors import UnknownTopic
+from engine.maps import MapData
 from engine.papers import Paper, normalize_id
+from engine.topic_store import Topic
 
 DEFAULT_INDEX = Path("indexes") / "default"
 
@@ -45,16 +50,76 @@ class PaperIndex:
                 self._embedder = embedder_like(self.manifest["model"])
             return self._embedder
 
-    def search(self, text: str, k: int = 10) -> list[query.Hit]:
-        """Papers nearest in meaning to ``text``."""
+    def search(self, text: str, k: int = 10, topic: int | None = None, level: str = "fine") -> list[query.Hit]:
+        """Papers nearest in meaning to ``text``, optionally only within one topic."""
         text = query.check_query(text)
         k = query.check_k(k)
+        allowed = self._topic_rows(topic, level)
         vector = self.embedder().embed([text])
-        return query.nearest(self._artifact, self._faiss, vector, k)
+        return query.nearest(self._artifact, self._faiss, vector, k, allowed=allowed)
 
-    def related(self, paper_id: str, k: int = 10) -> list[query.Hit]:
+    def related(self, paper_id: str, k: int = 10, topic: int | None = None, level: str = "fine") -> list[query.Hit]:
         """Papers nearest to the paper ``paper_id`` (which must be in the index)."""
-        return query.related(self._artifact, self._faiss, paper_id, query.check_k(k))
+        allowed = self._topic_rows(topic, level)
+        return query.related(self._artifact, self._faiss, paper_id, query.check_k(k), allowed)
+
+    # --- topics ---------------------------------------------------------------
+
+    def has_topics(self) -> bool:
+        return topic_store.has_topics(self._artifact.db)
+
+    def topics(self, level: str = "fine") -> list[Topic]:
+        """Every topic of a level, largest first."""
+        return topic_store.all_topics(self._artifact.db, topic_store.check_level(level))
+
+    def topic(self, topic_id: int, level: str = "fine") -> Topic:
+        found = topic_store.get_topic(self._artifact.db, topic_store.check_level(level), int(topic_id))
+        if found is None:
+            raise UnknownTopic(self._no_topic_message(topic_id, level))
+        return found
+
+    def topic_papers(self, topic_id: int, level: str = "fine") -> list[query.Hit]:
+        """A topic's papers, nearest its centre first (score = cosine to the centroid)."""
+        self.topic(topic_id, level)
+        rows = topic_store.rows_in(self._artifact.db, level, int(topic_id))
+        centroid = np.asarray(self._artifact.vectors[rows], dtype=np.float32).mean(axis=0)
+        centroid /= np.linalg.norm(centroid) or 1.0
+        return query.nearest(self._artifact, self._faiss, centroid, len(rows), allowed=rows)
+
+    def topic_members(self, topic_id: int, level: str = "fine") -> list[str]:
+        """Ids of every paper in a topic."""
+        rows = topic_store.rows_in(self._artifact.db, topic_store.check_level(level), int(topic_id))
+        return [p.id for _, p in sorted(self._artifact.papers_by_rows(rows).items())]
+
+    def map_data(self) -> MapData:
+        if not self.has_topics():
+            raise UnknownTopic(f"the index at {self.path.parent} has no topics: run paperscope topics --refit")
+        fine, coarse, xy = topic_store.assignments(self._artifact.db)
+        papers = [p for _, p, _ in self._artifact.all_papers()]
+
+        def summary(t: Topic) -> dict:
+            return {"id": t.id, "label": t.label, "size": t.size, "x": t.x, "y": t.y}
+
+        return MapData(
+            ids=[p.id for p in papers],
+            titles=[p.title for p in papers],
+            xy=xy,
+            fine=fine,
+            coarse=coarse,
+            fine_topics=[summary(t) for t in self.topics("fine")],
+            coarse_topics=[summary(t) for t in self.topics("coarse")],
+        )
+
+    def _topic_rows(self, topic: int | None, level: str) -> list[int] | None:
+        if topic is None:
+            return None
+        self.topic(topic, level)
+        return topic_store.rows_in(self._artifact.db, level, int(topic))
+
+    def _no_topic_message(self, topic_id: int, level: str) -> str:
+        if not self.has_topics():
+            return f"the index at {self.path.parent} has no topics: run paperscope topics --refit"
+        return f"no {level} topic {topic_id} in the index at {self.path.parent} (see paperscope topics)"
 
     def paper(self, paper_id: str) -> Paper:
         row = query.row_for_id(self._artifact, paper_id)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine import vectors
+from engine import topic_store, vectors
 from engine.errors import QueryError, UnknownPaper
 from engine.papers import Paper, normalize_id
 from engine.store import Artifact
@@ -58,13 +58,26 @@ def check_query(text: str) -> str:
     return text
 
 
-def nearest(artifact: Artifact, index, query_vector: np.ndarray, k: int, exclude: set[int] = frozenset()) -> list[Hit]:
-    """The ``k`` papers nearest to ``query_vector``, skipping the rows in ``exclude``."""
-    scores, rows = vectors.search(index, query_vector, k + len(exclude))
+def nearest(
+    artifact: Artifact,
+    index,
+    query_vector: np.ndarray,
+    k: int,
+    exclude: frozenset[int] = frozenset(),
+    allowed: list[int] | None = None,
+) -> list[Hit]:
+    """The ``k`` papers nearest to ``query_vector``, skipping the rows in ``exclude``
+    and, when ``allowed`` is given, keeping only those rows. Each hit carries its topic."""
+    if allowed is not None and not allowed:
+        return []
+    chosen = None if allowed is None else np.array(allowed, dtype=np.int64)
+    scores, rows = vectors.search(index, query_vector, k + len(exclude), chosen)
     picked = [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0 and int(r) not in exclude]
     picked = picked[:k]
-    papers = artifact.papers_by_rows([row for row, _ in picked])
-    return [Hit(papers[row], score, rank) for rank, (row, score) in enumerate(picked, start=1)]
+    found = [row for row, _ in picked]
+    papers = artifact.papers_by_rows(found)
+    topics = topic_store.refs_for_rows(artifact.db, found)
+    return [Hit(papers[row], score, rank, topics.get(row)) for rank, (row, score) in enumerate(picked, start=1)]
 
 
 def row_for_id(artifact: Artifact, paper_id: str) -> int:
@@ -74,8 +87,8 @@ def row_for_id(artifact: Artifact, paper_id: str) -> int:
     return row
 
 
-def related(artifact: Artifact, index, paper_id: str, k: int) -> list[Hit]:
+def related(artifact: Artifact, index, paper_id: str, k: int, allowed: list[int] | None = None) -> list[Hit]:
     """Papers nearest to a paper already in the index (itself excluded)."""
     row = row_for_id(artifact, paper_id)
     vector = np.asarray(artifact.vectors[row], dtype=np.float32)
-    return nearest(artifact, index, vector, k, exclude={row})
+    return nearest(artifact, index, vector, k, exclude=frozenset({row}), allowed=allowed)

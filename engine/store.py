@@ -9,6 +9,7 @@ An index is a folder of immutable versions and a ``CURRENT`` pointer::
         papers.sqlite           papers (row = vector row)
         vectors.npy             float32 [n, d], unit norm, memory-mapped on read
         faiss.index
+                                (topic tables and map coordinates live in papers.sqlite)
       v000001/                  the previous version, kept for readers still on it
       .lock                     held by the one writer
 
@@ -37,7 +38,7 @@ import numpy as np
 from engine.errors import IndexBusy, IndexCorrupt, IndexNotFound
 from engine.papers import Paper
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: topic tables
 MANIFEST = "manifest.json"
 PAPERS_DB = "papers.sqlite"
 VECTORS = "vectors.npy"
@@ -234,6 +235,29 @@ class VersionWriter:
 
     def write_vectors(self, vectors: np.ndarray) -> None:
         np.save(self.temp / VECTORS, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
+
+    def write_topics(self, topics: Sequence, fine: np.ndarray, coarse: np.ndarray, xy: np.ndarray) -> None:
+        from engine import topic_store
+
+        db = sqlite3.connect(self.temp / PAPERS_DB)
+        try:
+            topic_store.write(db, topics, fine, coarse, xy)
+        finally:
+            db.close()
+
+    def reuse_files(self, version_dir: Path, names: Sequence[str]) -> None:
+        """Bring unchanged files over from a published version: hard links where the
+        file system allows (published files are never modified), copies otherwise.
+        The papers database is always copied, since the new version rewrites it."""
+        for name in names:
+            source, target = version_dir / name, self.temp / name
+            if name != PAPERS_DB:
+                try:
+                    os.link(source, target)
+                    continue
+                except OSError:
+                    pass
+            shutil.copy2(source, target)
 
     def publish(self, manifest: dict) -> Path:
         """Checksum, sync, rename into place, swap ``CURRENT``; returns the version folder."""

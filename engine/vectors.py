@@ -39,8 +39,17 @@ def load_index(path: Path) -> faiss.Index:
     return faiss.read_index(str(path))
 
 
-def search(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top ``k`` rows per query: (scores ``[q, k]``, rows ``[q, k]``; -1 marks no hit)."""
+def search(
+    index: faiss.Index, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top ``k`` rows per query: (scores ``[q, k]``, rows ``[q, k]``; -1 marks no hit).
+
+    ``allowed`` restricts the answer to those rows inside FAISS (an ID selector), so a
+    selective filter still yields k results when k exist."""
     queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
     k = max(1, min(k, index.ntotal)) if index.ntotal else 1
-    return index.search(queries, k)
+    if allowed is None:
+        return index.search(queries, k)
+    allowed = np.ascontiguousarray(allowed, dtype=np.int64)
+    selector = faiss.IDSelectorBatch(len(allowed), faiss.swig_ptr(allowed))
+    return index.search(queries, k, params=faiss.SearchParameters(sel=selector))

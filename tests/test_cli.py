@@ -35,8 +35,43 @@ def test_search_json_shape(cli_index: Path) -> None:
     assert done.returncode == 0, done.stderr
     hits = json.loads(done.stdout)["hits"]
     assert len(hits) == 3
-    assert set(hits[0]) >= {"id", "score", "title", "topic"} and hits[0]["topic"] is None
+    assert set(hits[0]) >= {"id", "score", "title", "topic"}
+    assert set(hits[0]["topic"]) == {"id", "label", "parent"} and hits[0]["topic"]["label"]
     assert hits[0]["score"] >= hits[1]["score"] >= hits[2]["score"]
+
+
+def test_topics_topic_and_map_commands(cli_index: Path, tmp_path: Path) -> None:
+    listing = json.loads(run("topics", "--index", str(cli_index), "--json").stdout)
+    assert listing["level"] == "fine" and listing["topics"]
+    first = listing["topics"][0]
+    assert {"id", "label", "size", "keywords", "representatives", "papers", "parent"} <= set(first)
+    assert len(first["papers"]) == first["size"]
+    assert (
+        sum(t["size"] for t in listing["topics"]) + listing["outliers"]
+        == len({pid for t in listing["topics"] for pid in t["papers"]}) + listing["outliers"]
+    )
+    table = run("topics", "--index", str(cli_index), "--level", "coarse")
+    assert table.returncode == 0 and "coarse topics" in table.stdout
+    one = json.loads(run("topic", str(first["id"]), "--index", str(cli_index), "--json").stdout)
+    assert one["label"] == first["label"] and {h["id"] for h in one["hits"]} == set(first["papers"])
+    inside = json.loads(
+        run("search", "galaxy", "--index", str(cli_index), "--topic", str(first["id"]), "--json").stdout
+    )
+    assert {h["topic"]["id"] for h in inside["hits"]} == {first["id"]}
+    for name in ("map.html", "map.png"):
+        done = run("map", "--index", str(cli_index), "--out", str(tmp_path / name))
+        assert done.returncode == 0 and (tmp_path / name).stat().st_size > 10_000
+    bad = run("topic", "999", "--index", str(cli_index))
+    assert bad.returncode == 2 and "no fine topic 999" in bad.stderr
+
+
+def test_build_without_topics_gives_null_topics(tmp_path: Path) -> None:
+    index = tmp_path / "plain"
+    assert run("build", str(GA_DIGEST_1), "--index", str(index), "--no-topics").returncode == 0
+    hits = json.loads(run("search", "galaxy", "--index", str(index), "--json").stdout)["hits"]
+    assert all(hit["topic"] is None for hit in hits)
+    done = run("topics", "--index", str(index))
+    assert done.returncode == 2 and "has no topics" in done.stderr
 
 
 def test_related_table_and_json(cli_index: Path) -> None:

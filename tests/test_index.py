@@ -38,7 +38,8 @@ def test_nas_query_ranks_both_nas_papers_in_top_3(demo_index: Path, embedder) ->
     assert {"2011.09300", "2011.09011"} <= top3
     assert [h.rank for h in hits] == [1, 2, 3, 4, 5]
     assert all(a.score >= b.score for a, b in itertools.pairwise(hits))
-    assert hits[0].to_dict()["topic"] is None
+    topic = hits[0].to_dict()["topic"]
+    assert topic["id"] >= 0 and "architecture search" in topic["label"]
 
 
 def test_related_excludes_the_paper_itself_and_finds_its_neighbour(demo_index: Path) -> None:

@@ -1,0 +1,309 @@
+"""Readable topic labels: c-TF-IDF candidates re-ranked with the embedding model.
+
+1. Each topic's papers (up to ``MAX_DOCS`` nearest its centroid) form one class
+   document; unigrams and bigrams that never span a stop word or arXiv boilerplate
+   ("we propose", "state of the art", "results") are scored with c-TF-IDF
+   (BERTopic's class-based TF-IDF).
+2. Overlapping top bigrams chain into longer phrases ("whole slide" + "slide image" +
+   "image classification") kept only where the whole phrase occurs in the papers.
+3. Candidates are embedded and re-ranked by closeness to the topic centroid
+   (KeyBERT style) blended with their c-TF-IDF; the best 2-5 word phrase not already
+   taken by a larger topic is the label, and MMR picks diverse keywords.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+MAX_DOCS = 300
+CANDIDATES = 30
+MAX_LABEL_WORDS = 5
+KEYWORDS = 8
+REPRESENTATIVES = 3
+
+_TOKEN = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
+# Words that say nothing about a paper's subject: English stop words plus the
+# boilerplate of abstracts.
+_BOILERPLATE = """
+paper papers propose proposed proposes present presents presented introduce introduces introduced
+approach approaches method methods methodology result results show shows shown showing demonstrate
+demonstrates demonstrated state art novel new work works study studies studied based using use used
+uses existing performance experiments experimental experiment achieve achieves achieved outperform
+outperforms outperforming significantly significant framework frameworks task tasks extensive effective
+effectiveness efficient improve improves improved improvement improvements problem problems various
+different recent recently large small high low key main also well however furthermore moreover thus
+therefore paper's address addresses addressing provide provides provided find finds found obtain obtained
+evaluate evaluated evaluation evaluations benchmark benchmarks code available github https http www com
+url demonstrate superior compared comparison previous prior first second third two three one several many
+including include includes within across able enable enables enabling allows allow allowing consider
+considered considering given via towards toward respectively particular particularly specifically
+leverage leverages leveraging aims aim aimed investigate investigates investigated analysis analyze
+analyzed findings insights potential key crucial important challenging challenge challenges remains
+remain need needs often however while whereas although despite among due since order way ways
+state-of-the-art sota dataset datasets require requires required perform performs performed efficiently
+effectively accurately accuracy high-quality real-world wide range variety number numbers quality
+such like make makes made take takes taken better best good strong stronger
+"""
+
+
+def _stop_words() -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS) | frozenset(_BOILERPLATE.split())
+
+
+def _phrases(text: str, stop: frozenset[str]) -> list[str]:
+    """Unigrams and bigrams of content words; n-grams never bridge a removed word."""
+    tokens = _TOKEN.findall(text.lower())
+    out = []
+    previous = None
+    for token in tokens:
+        if token in stop or len(token) < 2:
+            previous = None
+            continue
+        out.append(token)
+        if previous is not None:
+            out.append(f"{previous} {token}")
+        previous = token
+    return out
+
+
+@dataclass
+class TopicLabel:
+    label: str
+    keywords: list[str]
+    representatives: list[int]  # rows of the papers nearest the centroid
+
+
+def label_topics(
+    texts: Sequence[str],
+    vectors: np.ndarray,
+    topics: np.ndarray,
+    embed: Callable[[list[str]], np.ndarray],
+) -> dict[int, TopicLabel]:
+    """Labels, keywords and representative papers for every topic id in ``topics``.
+
+    ``texts`` and ``vectors`` are per paper; ``topics`` holds each paper's topic
+    (-1 for outliers, which get no label)."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    stop = _stop_words()
+    ids = [int(t) for t in np.unique(topics[topics >= 0])]
+    if not ids:
+        return {}
+    members = {t: np.flatnonzero(topics == t) for t in ids}
+    centroids = {t: _unit(vectors[rows].mean(axis=0)) for t, rows in members.items()}
+    nearest = {t: rows[np.argsort(-(vectors[rows] @ centroids[t]), kind="stable")] for t, rows in members.items()}
+    # One class document per topic; the normalized text is kept to count longer phrases.
+    class_tokens = {t: [" ".join(_TOKEN.findall(texts[r].lower())) for r in nearest[t][:MAX_DOCS]] for t in ids}
+    vectorizer = CountVectorizer(analyzer=lambda doc: _phrases(doc, stop))
+    counts = vectorizer.fit_transform(["\n".join(class_tokens[t]) for t in ids])
+    vocab = np.array(vectorizer.get_feature_names_out())
+    scores = _ctfidf(counts)
+
+    candidates: dict[int, list[tuple[str, float]]] = {}
+    is_phrase = np.char.count(vocab.astype(str), " ") > 0
+    for i, t in enumerate(ids):
+        # Unigrams and bigrams compete separately: single words have far higher term
+        # frequencies, and would otherwise crowd every phrase out of the candidates.
+        ranked = []
+        for kind in (~is_phrase, is_phrase):
+            row = np.where(kind, scores[i], 0.0)
+            top = np.argsort(-row)[: CANDIDATES * 2]
+            found = [(str(vocab[j]), float(row[j])) for j in top if row[j] > 0]
+            ranked += _shared_by_several(found, class_tokens[t])[: CANDIDATES // 2]
+        candidates[t] = _with_chains(sorted(ranked, key=lambda c: -c[1]), class_tokens[t])
+    phrases = sorted({p for cands in candidates.values() for p, _ in cands})
+    phrase_vecs = dict(zip(phrases, embed(phrases), strict=True)) if phrases else {}
+    centroid_matrix = np.stack([centroids[t] for t in ids])
+
+    labels: dict[int, TopicLabel] = {}
+    taken: set[str] = set()
+    for t in sorted(ids, key=lambda t: (-len(members[t]), t)):  # larger topics choose first
+        cands = candidates[t]
+        if not cands:
+            labels[t] = TopicLabel(f"topic {t}", [], [int(r) for r in nearest[t][:REPRESENTATIVES]])
+            continue
+        relevance = _relevance(cands, phrase_vecs, centroids[t], centroid_matrix)
+        label = _choose_label(relevance, taken)
+        taken.add(_label_key(label))
+        keywords = _mmr([p for p, _ in cands], phrase_vecs, centroids[t], KEYWORDS)
+        labels[t] = TopicLabel(label, keywords, [int(r) for r in nearest[t][:REPRESENTATIVES]])
+    return labels
+
+
+def _shared_by_several(ranked: list[tuple[str, float]], docs: list[str]) -> list[tuple[str, float]]:
+    """Drop phrases found in too few of the topic's papers (one paper's model name
+    is not a topic): at least 2 papers, or a tenth of them in large topics."""
+    if len(docs) < 2:
+        return ranked
+    needed = max(2, int(np.ceil(0.1 * min(len(docs), 50))))
+    padded = [f" {d} " for d in docs]
+    return [(p, s) for p, s in ranked if sum(f" {p} " in d for d in padded) >= needed]
+
+
+def _relevance(
+    cands: list[tuple[str, float]], vecs: dict[str, np.ndarray], centroid: np.ndarray, all_centroids: np.ndarray
+) -> dict[str, float]:
+    """Half c-TF-IDF, half distinctiveness: how much closer a phrase is to this topic
+    than to topics on average (plain closeness to the centroid favours phrases every
+    topic shares, like "deep learning"). Both halves are scaled to the best candidate."""
+    ctfidf = np.array([s for _, s in cands])
+    matrix = np.stack([vecs[p] for p, _ in cands])
+    distinct = matrix @ centroid - (matrix @ all_centroids.T).mean(axis=1)
+    ctfidf = ctfidf / (ctfidf.max() or 1.0)
+    distinct = distinct / (np.abs(distinct).max() or 1.0)
+    return {p: float(0.5 * c + 0.5 * d) for (p, _), c, d in zip(cands, ctfidf, distinct, strict=True)}
+
+
+# A label names a thing, so it does not end in a modifier ("one-shot semi-supervised").
+_MODIFIERS = frozenset(
+    [
+        "deep",
+        "neural",
+        "visual",
+        "robust",
+        "efficient",
+        "large",
+        "small",
+        "multi",
+        "single",
+        "joint",
+        "semi",
+        "self",
+        "fully",
+        "supervised",
+        "unsupervised",
+        "based",
+        "aware",
+        "free",
+        "driven",
+        "guided",
+        "conditioned",
+        "specific",
+        "level",
+        "scale",
+        "modal",
+        "temporal",
+        "spatial",
+        "dynamic",
+        "adaptive",
+        "generative",
+        "discriminative",
+        "contrastive",
+        "linear",
+        "nonlinear",
+        "non",
+        "global",
+        "local",
+        "optimal",
+        "stochastic",
+        "bayesian",
+        "adversarial",
+        "convolutional",
+        "recurrent",
+        "probabilistic",
+        "semantic",
+        "automatic",
+        "physical",
+        "statistical",
+        "numerical",
+    ]
+)
+
+
+def _names_a_thing(phrase: str) -> bool:
+    last = phrase.split()[-1]
+    tail = last.rsplit("-", 1)[-1]
+    return not (tail.endswith("ed") or tail in _MODIFIERS or last in _MODIFIERS)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(v))
+    return v / norm if norm else v
+
+
+def _ctfidf(counts) -> np.ndarray:
+    """BERTopic's c-TF-IDF: term share within a class × log(1 + mean class size / term total)."""
+    counts = counts.astype(np.float64)
+    class_totals = np.asarray(counts.sum(axis=1)).ravel()
+    term_totals = np.asarray(counts.sum(axis=0)).ravel()
+    tf = counts.multiply(1.0 / np.maximum(class_totals, 1)[:, None]).toarray()
+    idf = np.log1p(class_totals.mean() / np.maximum(term_totals, 1))
+    return tf * idf[None, :]
+
+
+def _with_chains(ranked: list[tuple[str, float]], docs: list[str]) -> list[tuple[str, float]]:
+    """Add phrases made by chaining overlapping top bigrams ("a b" + "b c" → "a b c"),
+    where the longer phrase occurs in at least a quarter as many places as its head."""
+    text = " " + " | ".join(docs) + " "
+    bigrams = [(p, s) for p, s in ranked if p.count(" ") == 1]
+    by_first: dict[str, list[tuple[str, float]]] = {}
+    for p, s in bigrams:
+        by_first.setdefault(p.split()[0], []).append((p, s))
+    extra: dict[str, float] = {}
+    for phrase, score in bigrams:
+        words, best = phrase.split(), score
+        head_count = text.count(f" {phrase} ")
+        while len(words) < MAX_LABEL_WORDS:
+            options = [(p, s) for p, s in by_first.get(words[-1], []) if p.split()[1] not in words]
+            grown = None
+            for p, s in options:
+                longer = " ".join([*words, p.split()[1]])
+                if text.count(f" {longer} ") * 4 >= max(head_count, 2):
+                    grown = (longer, s)
+                    break
+            if grown is None:
+                break
+            words = grown[0].split()
+            best = min(best, grown[1])
+        if len(words) > 2:
+            extra[" ".join(words)] = best
+    known = dict(ranked)
+    return ranked + [(p, s) for p, s in extra.items() if p not in known]
+
+
+def _label_key(label: str) -> str:
+    """Labels count as the same when they differ only in plural endings."""
+    return " ".join(word.rstrip("s") for word in label.replace(",", " ").split())
+
+
+def _choose_label(relevance: dict[str, float], taken: set[str]) -> str:
+    ordered = sorted(relevance, key=lambda p: (-relevance[p], p))
+    for phrase in ordered:
+        if 2 <= len(phrase.split()) <= MAX_LABEL_WORDS and _label_key(phrase) not in taken and _names_a_thing(phrase):
+            # Prefer the fuller phrase ("neural architecture search" over "architecture
+            # search") when it ranks nearly as well.
+            fuller = [
+                p for p in ordered
+                if f" {phrase} " in f" {p} " and p != phrase and len(p.split()) <= MAX_LABEL_WORDS
+                and relevance[p] >= 0.8 * relevance[phrase] and _label_key(p) not in taken and _names_a_thing(p)
+            ]  # fmt: skip
+            return max(fuller, key=lambda p: relevance[p]) if fuller else phrase
+    singles = [p for p in ordered if " " not in p]
+    for first in singles:
+        for second in singles:
+            label = f"{first}, {second}"
+            # "galaxies, galaxy" says one thing twice: skip words sharing a stem.
+            if first[:5] != second[:5] and _label_key(label) not in taken:
+                return label
+    return next((p for p in ordered if _label_key(p) not in taken), ordered[0] + " (2)")
+
+
+def _mmr(phrases: list[str], vecs: dict[str, np.ndarray], centroid: np.ndarray, count: int, diversity: float = 0.5):
+    """Maximal marginal relevance: close to the topic, far from the ones already picked."""
+    if not phrases:
+        return []
+    matrix = np.stack([vecs[p] for p in phrases])
+    relevance = matrix @ centroid
+    chosen = [int(np.argmax(relevance))]
+    while len(chosen) < min(count, len(phrases)):
+        redundancy = (matrix @ matrix[chosen].T).max(axis=1)
+        score = (1 - diversity) * relevance - diversity * redundancy
+        score[chosen] = -np.inf
+        chosen.append(int(np.argmax(score)))
+    return [phrases[i] for i in chosen]

@@ -1,0 +1,176 @@
+"""The topic stage of a build: from papers and vectors to stored topics.
+
+``fit_topics`` clusters from scratch (a build or ``topics --refit``), keeping the ids
+of a previous version's topics where they match; ``extend_topics`` gives papers added
+by ``add`` a topic and a map position without touching anyone else's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine import maps, represent, topic_store, topics
+from engine.labels import label_topics
+from engine.papers import Paper
+from engine.store import Artifact
+from engine.topic_store import Topic
+
+
+@dataclass
+class TopicResult:
+    """What the store writes: topic rows, per-paper topics and map coordinates."""
+
+    topics: list[Topic]
+    fine: np.ndarray
+    coarse: np.ndarray
+    xy: np.ndarray
+    summary: dict = field(default_factory=dict)  # the manifest's "topics" section
+
+
+@dataclass
+class PreviousTopics:
+    """The live version's topics, aligned by paper id to the rows of a new version;
+    papers the live version lacks have topic -1 and ``present`` False."""
+
+    topics: list[Topic]
+    fine: np.ndarray
+    coarse: np.ndarray
+    xy: np.ndarray
+    present: np.ndarray
+
+
+def previous_topics(artifact: Artifact, papers: Sequence[Paper]) -> PreviousTopics | None:
+    """The live version's topics for ``papers`` (None when it has none)."""
+    if not topic_store.has_topics(artifact.db):
+        return None
+    fine, coarse, xy = topic_store.assignments(artifact.db)
+    row_of = {paper.id: row for row, paper, _ in artifact.all_papers()}
+    rows = np.array([row_of.get(p.id, -1) for p in papers], dtype=np.int64)
+    present = rows >= 0
+    safe = np.maximum(rows, 0)
+    return PreviousTopics(
+        topics=topic_store.all_topics(artifact.db, "fine") + topic_store.all_topics(artifact.db, "coarse"),
+        fine=np.where(present, fine[safe], topics.OUTLIER).astype(np.int32),
+        coarse=np.where(present, coarse[safe], topics.OUTLIER).astype(np.int32),
+        xy=np.where(present[:, None], xy[safe], 0.0).astype(np.float32),
+        present=present,
+    )
+
+
+def label_text(paper: Paper) -> str:
+    # The title twice: titles name the subject more directly than abstracts do.
+    return f"{paper.title}. {paper.title}. {paper.abstract}"
+
+
+def fit_topics(
+    papers: Sequence[Paper],
+    vectors: np.ndarray,
+    embed: Callable[[list[str]], np.ndarray],
+    params: topics.TopicParams,
+    previous: PreviousTopics | None = None,
+) -> TopicResult:
+    """Cluster, name and lay out every paper; match ids to ``previous`` when given."""
+    seconds: dict[str, float] = {}
+    texts = [label_text(p) for p in papers]
+    tick = time.perf_counter()
+    space = represent.hybrid(vectors, texts, params.seed)
+    seconds["represent"] = time.perf_counter() - tick
+    tick = time.perf_counter()
+    knn = topics.neighbours(space, topics.GRAPH_NEIGHBOURS, seed=params.seed) if len(vectors) > 1 else None
+    seconds["knn"] = time.perf_counter() - tick
+    clustering = topics.fit(space, params, knn)
+    seconds.update({k: v for k, v in clustering.seconds.items() if k != "knn"})
+    fine, coarse = clustering.fine, clustering.coarse
+    changes = {}
+    if previous is not None and len(previous.fine) == len(fine):
+        fine, fine_changes = topics.stable_ids(previous.fine, fine)
+        coarse, coarse_changes = topics.stable_ids(previous.coarse, coarse)
+        changes = {"fine": fine_changes.to_dict(), "coarse": coarse_changes.to_dict()}
+
+    tick = time.perf_counter()
+    xy = maps.layout(space, *knn, params.seed) if knn is not None else np.zeros((len(vectors), 2), np.float32)
+    seconds["map"] = time.perf_counter() - tick
+
+    tick = time.perf_counter()
+    rows = _topic_rows(papers, texts, vectors, fine, coarse, xy, embed)
+    seconds["labels"] = time.perf_counter() - tick
+    summary = {
+        "params": clustering.params,
+        "fine_topics": len(np.unique(fine[fine >= 0])),
+        "coarse_topics": len(np.unique(coarse[coarse >= 0])),
+        "noise_share": round(clustering.noise_share, 4),
+        "outlier_share": round(float(np.mean(fine < 0)) if len(fine) else 0.0, 4),
+        "seconds": {k: round(v, 2) for k, v in seconds.items()},
+    }
+    if changes:
+        summary["changes"] = changes
+    return TopicResult(rows, fine, coarse, xy, summary)
+
+
+def extend_topics(previous: PreviousTopics, vectors: np.ndarray, stale: np.ndarray, summary: dict) -> TopicResult:
+    """Topics and map positions for the rows flagged in ``stale`` (new papers, or
+    papers whose text changed), from their nearest unchanged papers. Nothing else
+    changes: ids, labels and positions of existing papers stay as they are."""
+    n = len(vectors)
+    fine, coarse, xy = previous.fine.copy(), previous.coarse.copy(), previous.xy.copy()
+    stale = stale | ~previous.present
+    anchors = np.flatnonzero(~stale)
+    todo = np.flatnonzero(stale)
+    if len(todo) and len(anchors):
+        sims, rows = topics.neighbours(vectors[anchors], topics.VOTE_NEIGHBOURS * 2, queries=vectors[todo])
+        rows = np.where(rows >= 0, anchors[np.maximum(rows, 0)], -1)
+        winners, _ = topics.vote(fine, sims, rows)
+        parent = {t.id: t.parent for t in previous.topics if t.level == "fine"}
+        fine[todo] = winners
+        coarse[todo] = [parent.get(int(w), topics.OUTLIER) if w >= 0 else topics.OUTLIER for w in winners]
+        xy[todo] = maps.place(xy, sims, np.maximum(rows, 0))
+    sizes = {("fine", int(t)): int(c) for t, c in zip(*np.unique(fine[fine >= 0], return_counts=True), strict=True)} | {
+        ("coarse", int(t)): int(c) for t, c in zip(*np.unique(coarse[coarse >= 0], return_counts=True), strict=True)
+    }
+    rows_out = [
+        Topic(t.level, t.id, t.label, sizes.get((t.level, t.id), 0), t.keywords, t.representatives, t.parent, t.x, t.y)
+        for t in previous.topics
+    ]
+    summary = dict(
+        summary, outlier_share=round(float(np.mean(fine < 0)) if n else 0.0, 4), assigned_without_refit=len(todo)
+    )
+    return TopicResult(rows_out, fine, coarse, xy, summary)
+
+
+def _topic_rows(
+    papers: Sequence[Paper],
+    texts: list[str],
+    vectors: np.ndarray,
+    fine: np.ndarray,
+    coarse: np.ndarray,
+    xy: np.ndarray,
+    embed: Callable[[list[str]], np.ndarray],
+) -> list[Topic]:
+    out: list[Topic] = []
+    for level, assigned in (("fine", fine), ("coarse", coarse)):
+        named = label_topics(texts, vectors, assigned, embed)
+        for tid, info in named.items():
+            members = assigned == tid
+            parent = None
+            if level == "fine":
+                parents = coarse[members]
+                parent = int(np.bincount(parents[parents >= 0]).argmax()) if (parents >= 0).any() else None
+            x, y = maps.centre(xy[members])
+            out.append(
+                Topic(
+                    level=level,
+                    id=int(tid),
+                    label=info.label,
+                    size=int(members.sum()),
+                    keywords=info.keywords,
+                    representatives=[papers[r].id for r in info.representatives],
+                    parent=parent,
+                    x=x,
+                    y=y,
+                )
+            )
+    return out

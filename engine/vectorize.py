@@ -1,0 +1,85 @@
+"""Vectors for papers, running the model only on texts not already known.
+
+Known vectors come first from the live version of the index (same model, backend and
+text) and then from the embedding cache; the rest are embedded in chunks, each
+written to the cache as soon as it is done, so an interrupted build keeps its work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.cache import EmbeddingCache
+from engine.embed import Embedder, text_hash
+from engine.papers import Paper
+from engine.progress import progress_bar
+from engine.store import Artifact
+
+EMBED_CHUNK = 512  # texts per model call: long enough to sort by length, short enough to show progress
+
+
+@dataclass
+class Vectorized:
+    vectors: np.ndarray  # float32 [n, d], row i for papers[i]
+    hashes: list[str]  # text hash per paper
+    reused: int  # taken from the live version
+    cached: int  # taken from the cache
+    embedded: int  # computed now
+
+
+def reusable_vectors(previous: Artifact | None, embedder: Embedder) -> dict[str, np.ndarray]:
+    """The live version's vectors by text hash, when made by the same model and backend."""
+    if previous is None:
+        return {}
+    model = previous.manifest["model"]
+    if model["fingerprint"] != embedder.model.fingerprint or model["backend"] != embedder.backend:
+        return {}
+    return {digest: previous.vectors[row] for row, _, digest in previous.all_papers()}
+
+
+def vectorize(
+    papers: Sequence[Paper],
+    embedder: Embedder,
+    known: dict[str, np.ndarray],
+    use_cache: bool = True,
+    progress: bool = True,
+) -> Vectorized:
+    hashes = [text_hash(paper.text) for paper in papers]
+    cache = EmbeddingCache(embedder.model.fingerprint, embedder.backend) if use_cache else None
+    try:
+        # Take the dimension from vectors we already have: when nothing needs
+        # embedding, the model is never loaded.
+        sample = next(iter(known.values()), None)
+        dimension = (len(sample) if sample is not None else None) or (cache and cache.dimension()) or embedder.dimension
+        out = np.empty((len(papers), dimension), dtype=np.float32)
+        missing: list[int] = []
+        for i, digest in enumerate(hashes):
+            vector = known.get(digest)
+            if vector is None:
+                missing.append(i)
+            else:
+                out[i] = vector
+        reused = len(papers) - len(missing)
+        cached = 0
+        if cache is not None and missing:
+            hits = cache.get_many([hashes[i] for i in missing], dimension)
+            for i in missing:
+                if hashes[i] in hits:
+                    out[i] = hits[hashes[i]]
+            cached = len(hits)
+            missing = [i for i in missing if hashes[i] not in hits]
+        with progress_bar(len(missing), "embedding", enabled=progress) as advance:
+            for start in range(0, len(missing), EMBED_CHUNK):
+                chunk = missing[start : start + EMBED_CHUNK]
+                vecs = embedder.embed([papers[i].text for i in chunk])
+                out[chunk] = vecs
+                if cache is not None:
+                    cache.put_many(zip((hashes[i] for i in chunk), vecs, strict=True))
+                advance(len(chunk))
+        return Vectorized(out, hashes, reused, cached, len(missing))
+    finally:
+        if cache is not None:
+            cache.close()
