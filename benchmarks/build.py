@@ -8,6 +8,7 @@ file and measures, in one run:
   * parse      papers/s reading that file
   * embed      papers/s through the default embedder (model already loaded)
   * index      papers/s building the FAISS index
+  * topics     seconds for the topic stage (clustering, labels, map layout)
   * write      seconds to write and publish the artifact (SQLite, npy, checksums)
   * rebuild    seconds for a second build into a new folder with a warm cache,
                and for a rebuild in place (vectors reused from the live version)
@@ -18,16 +19,13 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
 import os
-import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import DEFAULT_DATA, peak_rss_mb, write_json
 
 
 def take(data: Path, n: int, out: Path) -> int:
@@ -43,7 +41,7 @@ def take(data: Path, n: int, out: Path) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--json", type=Path, help="write the figures here as JSON")
@@ -82,22 +80,21 @@ def main() -> None:
         "parse_papers_per_s": round(papers / parse_s, 1),
         "embed_papers_per_s": round(papers / cold.seconds["embed"], 1),
         "index_papers_per_s": round(papers / cold.seconds["index"], 1),
+        "topics_s": round(cold.seconds.get("topics", 0.0), 2),
         "write_s": round(cold.seconds["write"], 3),
         "cold_build_s": round(cold.seconds["total"], 2),
         "warm_cache_rebuild_s": round(warm.seconds["total"], 2),
         "warm_cache_embedded": warm.embedded,
         "in_place_rebuild_s": round(in_place.seconds["total"], 2),
         "in_place_embedded": in_place.embedded,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": peak_rss_mb(),
         "cpus": os.cpu_count(),
     }
     width = max(map(len, figures))
     print(f"build benchmark: {papers:,} papers from {args.data / 'arxiv-87k.jsonl.gz'}")
     for key, value in figures.items():
         print(f"  {key:<{width}}  {value}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    write_json(args.json, figures)
 
 
 if __name__ == "__main__":

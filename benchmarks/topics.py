@@ -18,16 +18,13 @@ import argparse
 import gzip
 import itertools
 import json
-import resource
 import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import DEFAULT_DATA, peak_rss_mb, write_json
 
 
 def scores(truth: np.ndarray, found: np.ndarray) -> dict:
@@ -62,7 +59,7 @@ def bertopic_default(vectors: np.ndarray, seed: int) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--clusterers", nargs="+", default=["graph", "umap-hdbscan"])
     parser.add_argument("--json", type=Path, help="write the figures here as JSON")
@@ -145,7 +142,7 @@ def main() -> None:
             "kmeans_true_k": dict(scores(truth, kmeans), seconds=round(kmeans_s, 1)),
             "bertopic_default": dict(scores(truth, bertopic), seconds=round(bertopic_s, 1)),
         },
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": peak_rss_mb(),
     }
     rows = [(f"{name}, {level} (auto k)", m[level]) for name, m in methods.items() for level in ("coarse", "fine")]
     rows += [
@@ -162,9 +159,7 @@ def main() -> None:
         print(f"  {name}: seconds per stage (seed {args.seeds[0]}): {m['seconds_by_seed'][0]}")
         print(f"  {name}: coarse labels: {'; '.join(m['coarse_labels'])}")
     print(f"  peak RSS {figures['peak_rss_mb']} MB")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    write_json(args.json, figures)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ one that scores best in benchmarks/topics.py.
 Louvain modularity at resolution 2 for fine topics, two rounds of neighbour-majority
 smoothing, then Louvain at resolution 1 on the graph of fine topics for the coarse
 level, whose size is whatever maximises modularity: no k is given. Every paper gets a
-topic. (PhenoGraph's recipe, from single-cell biology, applied to papers.)
+topic. (PhenoGraph's recipe, from single-cell biology, applied to papers; Louvain
+runs in igraph.)
 
 ``umap-hdbscan``: BERTopic's recipe made less noisy: a 5-d UMAP of the same kNN
 graph, HDBSCAN leaf clusters as fine topics, and Ward merging of their UMAP centroids
@@ -75,15 +76,23 @@ def jaccard_graph(rows: np.ndarray):
 
 
 def louvain(weights, resolution: float, seed: int) -> np.ndarray:
-    """Louvain communities (networkx), numbered by size, largest first."""
-    import networkx as nx
+    """Louvain communities (igraph's C implementation: 7 s for 87k papers, where
+    networkx took 140 s), seeded, numbered by size, largest first."""
+    import random
 
-    graph = nx.from_scipy_sparse_array(weights)
-    communities = nx.community.louvain_communities(graph, weight="weight", resolution=resolution, seed=seed)
-    labels = np.empty(weights.shape[0], np.int64)
-    for number, members in enumerate(sorted(communities, key=lambda c: (-len(c), min(c)))):
-        labels[list(members)] = number
-    return labels
+    import igraph
+    import scipy.sparse as sp
+
+    upper = sp.triu(weights, k=0).tocoo()  # each undirected edge once; self-loops kept
+    graph = igraph.Graph(
+        n=weights.shape[0], edges=np.column_stack([upper.row, upper.col]), edge_attrs={"weight": upper.data}
+    )
+    igraph.set_random_number_generator(random.Random(seed))  # Louvain visits nodes in random order
+    try:
+        membership = np.asarray(graph.community_multilevel(weights="weight", resolution=resolution).membership)
+    finally:
+        igraph.set_random_number_generator(random)
+    return by_size(membership).astype(np.int64)
 
 
 def smooth(labels: np.ndarray, rows: np.ndarray, rounds: int) -> np.ndarray:
@@ -108,7 +117,9 @@ def aggregate(weights, labels: np.ndarray):
     n, count = weights.shape[0], labels.max() + 1
     member = sp.csr_matrix((np.ones(n), (np.arange(n), labels)), shape=(n, count))
     topic_graph = (member.T @ weights @ member).tocsr()
-    topic_graph.setdiag(topic_graph.diagonal() / 2)  # networkx counts a self-loop twice
+    # The diagonal holds each topic's inner weight twice (both directions); a graph
+    # library counts a self-loop twice in the degree, so halve it.
+    topic_graph.setdiag(topic_graph.diagonal() / 2)
     return topic_graph
 
 

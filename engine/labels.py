@@ -47,6 +47,7 @@ remain need needs often however while whereas although despite among due since o
 state-of-the-art sota dataset datasets require requires required perform performs performed efficiently
 effectively accurately accuracy high-quality real-world wide range variety number numbers quality
 such like make makes made take takes taken better best good strong stronger
+directly type types kind kinds
 """
 
 
@@ -102,19 +103,22 @@ def label_topics(
     class_tokens = {t: [" ".join(_TOKEN.findall(texts[r].lower())) for r in nearest[t][:MAX_DOCS]] for t in ids}
     vectorizer = CountVectorizer(analyzer=lambda doc: _phrases(doc, stop))
     counts = vectorizer.fit_transform(["\n".join(class_tokens[t]) for t in ids])
-    vocab = np.array(vectorizer.get_feature_names_out())
+    vocab = vectorizer.get_feature_names_out()
     scores = _ctfidf(counts)
 
     candidates: dict[int, list[tuple[str, float]]] = {}
-    is_phrase = np.char.count(vocab.astype(str), " ") > 0
     for i, t in enumerate(ids):
+        # Only the terms this topic uses (a sparse row), never the whole vocabulary.
+        row = scores.getrow(i)
+        terms, values = row.indices, row.data
+        is_phrase = np.fromiter((" " in vocab[j] for j in terms), dtype=bool, count=len(terms))
         # Unigrams and bigrams compete separately: single words have far higher term
         # frequencies, and would otherwise crowd every phrase out of the candidates.
         ranked = []
         for kind in (~is_phrase, is_phrase):
-            row = np.where(kind, scores[i], 0.0)
-            top = np.argsort(-row)[: CANDIDATES * 2]
-            found = [(str(vocab[j]), float(row[j])) for j in top if row[j] > 0]
+            picked, picked_values = terms[kind], values[kind]
+            top = np.argsort(-picked_values)[: CANDIDATES * 2]
+            found = [(str(vocab[picked[j]]), float(picked_values[j])) for j in top if picked_values[j] > 0]
             ranked += _shared_by_several(found, class_tokens[t])[: CANDIDATES // 2]
         candidates[t] = _with_chains(sorted(ranked, key=lambda c: -c[1]), class_tokens[t])
     phrases = sorted({p for cands in candidates.values() for p, _ in cands})
@@ -227,14 +231,16 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / norm if norm else v
 
 
-def _ctfidf(counts) -> np.ndarray:
-    """BERTopic's c-TF-IDF: term share within a class × log(1 + mean class size / term total)."""
-    counts = counts.astype(np.float64)
+def _ctfidf(counts):
+    """BERTopic's c-TF-IDF: term share within a class × log(1 + mean class size / term
+    total). Kept sparse: at 87k papers the vocabulary has millions of n-grams."""
+    import scipy.sparse as sp
+
+    counts = sp.csr_matrix(counts, dtype=np.float64)
     class_totals = np.asarray(counts.sum(axis=1)).ravel()
     term_totals = np.asarray(counts.sum(axis=0)).ravel()
-    tf = counts.multiply(1.0 / np.maximum(class_totals, 1)[:, None]).toarray()
     idf = np.log1p(class_totals.mean() / np.maximum(term_totals, 1))
-    return tf * idf[None, :]
+    return sp.csr_matrix(sp.diags(1.0 / np.maximum(class_totals, 1)) @ counts @ sp.diags(idf))
 
 
 def _with_chains(ranked: list[tuple[str, float]], docs: list[str]) -> list[tuple[str, float]]:
@@ -264,7 +270,24 @@ def _with_chains(ranked: list[tuple[str, float]], docs: list[str]) -> list[tuple
         if len(words) > 2:
             extra[" ".join(words)] = best
     known = dict(ranked)
-    return ranked + [(p, s) for p, s in extra.items() if p not in known]
+    tidy = {_drop_acronyms(p): s for p, s in extra.items()}
+    return ranked + [(p, s) for p, s in tidy.items() if p not in known and len(p.split()) > 1]
+
+
+def _drop_acronyms(phrase: str) -> str:
+    """ "active galactic nuclei agn" → "active galactic nuclei": chaining picks up the
+    abbreviation a paper puts in parentheses; a word that spells the initials of the
+    words before it (optionally plural) goes."""
+    kept: list[str] = []
+    for word in phrase.split():
+        stem = word[:-1] if word.endswith("s") and len(word) > 2 else word
+        span = min(len(stem), len(kept))
+        # "language models llms": the initials of the words before may be the acronym's
+        # tail (its "large" was a stop word).
+        if span >= 2 and "".join(w[0] for w in kept[-span:]) == stem[-span:]:
+            continue
+        kept.append(word)
+    return " ".join(kept)
 
 
 def _label_key(label: str) -> str:

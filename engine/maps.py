@@ -22,6 +22,9 @@ from engine.clusterers import umap_embedding
 MAX_FINE_COLOURS = 24
 # Label fine topics on the map up to this many, else label the coarse ones.
 MAX_FINE_LABELS = 40
+# At most this many labels on a map (the largest topics); more overlap into a smear.
+# Hover still names every paper's topic.
+MAX_LABELS = 25
 PALETTE = [
     "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
     "#9c755f", "#6b8e23", "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2",
@@ -82,6 +85,11 @@ class MapData:
     def label_level(self) -> str:
         return "fine" if len(self.fine_topics) <= MAX_FINE_LABELS else "coarse"
 
+    @property
+    def labelled_topics(self) -> list[dict]:
+        topics = self.fine_topics if self.label_level == "fine" else self.coarse_topics
+        return sorted(topics, key=lambda t: -t["size"])[:MAX_LABELS]
+
     def to_dict(self) -> dict:
         return {
             "papers": [
@@ -98,6 +106,7 @@ class MapData:
             "topics": {"fine": self.fine_topics, "coarse": self.coarse_topics},
             "colour_level": self.colour_level,
             "label_level": self.label_level,
+            "labelled": [t["id"] for t in self.labelled_topics],
         }
 
 
@@ -124,8 +133,7 @@ def write_png(data: MapData, path: Path, title: str) -> None:
     ax.scatter(*data.xy[outliers].T, s=size, c=OUTLIER_COLOUR, linewidths=0, alpha=0.6)
     point_colours = [colour.get(int(g), OUTLIER_COLOUR) for g in groups[~outliers]]
     ax.scatter(*data.xy[~outliers].T, s=size, c=point_colours, linewidths=0, alpha=0.7 if n > 2000 else 0.9)
-    labels = data.fine_topics if data.label_level == "fine" else data.coarse_topics
-    for topic in labels:
+    for topic in data.labelled_topics:
         ax.text(
             topic["x"], topic["y"], topic["label"], ha="center", va="center",
             fontsize=9 if data.label_level == "fine" else 11, weight="bold",

@@ -86,18 +86,23 @@ def fit_topics(
     seconds.update({k: v for k, v in clustering.seconds.items() if k != "knn"})
     fine, coarse = clustering.fine, clustering.coarse
     changes = {}
-    if previous is not None and len(previous.fine) == len(fine):
+    if previous is not None:
         fine, fine_changes = topics.stable_ids(previous.fine, fine)
         coarse, coarse_changes = topics.stable_ids(previous.coarse, coarse)
         changes = {"fine": fine_changes.to_dict(), "coarse": coarse_changes.to_dict()}
 
+    # Labels (which run the embedding model) come before the map: after numba's UMAP
+    # threads have run, torch on the same 2 cores was measured 10x slower.
+    tick = time.perf_counter()
+    named = {
+        level: label_topics(texts, vectors, assigned, embed) for level, assigned in (("fine", fine), ("coarse", coarse))
+    }
+    seconds["labels"] = time.perf_counter() - tick
+
     tick = time.perf_counter()
     xy = maps.layout(space, *knn, params.seed) if knn is not None else np.zeros((len(vectors), 2), np.float32)
     seconds["map"] = time.perf_counter() - tick
-
-    tick = time.perf_counter()
-    rows = _topic_rows(papers, texts, vectors, fine, coarse, xy, embed)
-    seconds["labels"] = time.perf_counter() - tick
+    rows = _topic_rows(papers, named, fine, coarse, xy)
     summary = {
         "params": clustering.params,
         "fine_topics": len(np.unique(fine[fine >= 0])),
@@ -135,25 +140,19 @@ def extend_topics(previous: PreviousTopics, vectors: np.ndarray, stale: np.ndarr
         Topic(t.level, t.id, t.label, sizes.get((t.level, t.id), 0), t.keywords, t.representatives, t.parent, t.x, t.y)
         for t in previous.topics
     ]
-    summary = dict(
-        summary, outlier_share=round(float(np.mean(fine < 0)) if n else 0.0, 4), assigned_without_refit=len(todo)
-    )
+    # The fit's parameters and figures still describe these topics; a refit's
+    # changes belong to that refit, not to this update.
+    summary = {k: v for k, v in summary.items() if k != "changes"}
+    summary.update(outlier_share=round(float(np.mean(fine < 0)) if n else 0.0, 4), assigned_without_refit=len(todo))
     return TopicResult(rows_out, fine, coarse, xy, summary)
 
 
 def _topic_rows(
-    papers: Sequence[Paper],
-    texts: list[str],
-    vectors: np.ndarray,
-    fine: np.ndarray,
-    coarse: np.ndarray,
-    xy: np.ndarray,
-    embed: Callable[[list[str]], np.ndarray],
+    papers: Sequence[Paper], named: dict[str, dict], fine: np.ndarray, coarse: np.ndarray, xy: np.ndarray
 ) -> list[Topic]:
     out: list[Topic] = []
     for level, assigned in (("fine", fine), ("coarse", coarse)):
-        named = label_topics(texts, vectors, assigned, embed)
-        for tid, info in named.items():
+        for tid, info in named[level].items():
             members = assigned == tid
             parent = None
             if level == "fine":

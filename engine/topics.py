@@ -2,7 +2,7 @@
 shared kNN graph, the outlier policy, assignment of new papers, and topic ids that
 stay stable across refits. The clustering itself is pluggable (:mod:`engine.clusterers`).
 
-Plain functions over numpy arrays; heavy imports (networkx, umap, hdbscan) happen only
+Plain functions over numpy arrays; heavy imports (igraph, umap, hdbscan) happen only
 inside :func:`fit`, so assigning new papers never loads them.
 
 Outlier policy: papers a clusterer leaves as noise get the topic their nearest

@@ -69,7 +69,7 @@ def vectorize(
             for i in missing:
                 if hashes[i] in hits:
                     out[i] = hits[hashes[i]]
-            cached = len(hits)
+            cached = sum(1 for i in missing if hashes[i] in hits)  # papers, not distinct texts
             missing = [i for i in missing if hashes[i] not in hits]
         with progress_bar(len(missing), "embedding", enabled=progress) as advance:
             for start in range(0, len(missing), EMBED_CHUNK):
