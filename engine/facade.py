@@ -89,20 +89,19 @@ class PaperIndex:
     def topic_members(self, topic_id: int, level: str = "fine") -> list[str]:
         """Ids of every paper in a topic."""
         rows = topic_store.rows_in(self._artifact.db, topic_store.check_level(level), int(topic_id))
-        return [p.id for _, p in sorted(self._artifact.papers_by_rows(rows).items())]
+        return self._artifact.ids(rows) if rows else []
 
     def map_data(self) -> MapData:
         if not self.has_topics():
             raise UnknownTopic(f"the index at {self.path.parent} has no topics: run paperscope topics --refit")
         fine, coarse, xy = topic_store.assignments(self._artifact.db)
-        papers = [p for _, p, _ in self._artifact.all_papers()]
 
         def summary(t: Topic) -> dict:
             return {"id": t.id, "label": t.label, "size": t.size, "x": t.x, "y": t.y}
 
         return MapData(
-            ids=[p.id for p in papers],
-            titles=[p.title for p in papers],
+            ids=self._artifact.ids(),
+            titles=self._artifact.titles(),
             xy=xy,
             fine=fine,
             coarse=coarse,

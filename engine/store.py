@@ -139,6 +139,18 @@ class Artifact:
         found = self.db.execute("SELECT row FROM papers WHERE id = ?", (paper_id,)).fetchone()
         return found[0] if found else None
 
+    def ids(self, rows: Sequence[int] | None = None) -> list[str]:
+        """Paper ids in row order (of ``rows``, or of the whole index): no record parsing."""
+        if rows is None:
+            return [r[0] for r in self.db.execute("SELECT id FROM papers ORDER BY row")]
+        found = dict(
+            self.db.execute(f"SELECT row, id FROM papers WHERE row IN ({','.join('?' * len(rows))})", list(rows))
+        )
+        return [found[row] for row in rows]
+
+    def titles(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT title FROM papers ORDER BY row")]
+
     def all_papers(self) -> Iterator[tuple[int, Paper, str]]:
         """Every (row, paper, text hash), in row order."""
         for record in self.db.execute(f"SELECT {_COLUMNS} FROM papers ORDER BY row"):

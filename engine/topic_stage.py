@@ -48,7 +48,7 @@ def previous_topics(artifact: Artifact, papers: Sequence[Paper]) -> PreviousTopi
     if not topic_store.has_topics(artifact.db):
         return None
     fine, coarse, xy = topic_store.assignments(artifact.db)
-    row_of = {paper.id: row for row, paper, _ in artifact.all_papers()}
+    row_of = {pid: row for row, pid in enumerate(artifact.ids())}
     rows = np.array([row_of.get(p.id, -1) for p in papers], dtype=np.int64)
     present = rows >= 0
     safe = np.maximum(rows, 0)

@@ -54,9 +54,6 @@ class Topic:
     x: float | None = None
     y: float | None = None
 
-    def ref(self) -> dict:
-        return {"id": self.id, "label": self.label}
-
 
 def check_level(level: str) -> str:
     if level not in LEVELS:
