@@ -105,6 +105,10 @@ def label_topics(
     counts = vectorizer.fit_transform(["\n".join(class_tokens[t]) for t in ids])
     vocab = vectorizer.get_feature_names_out()
     scores = _ctfidf(counts)
+    # A phrase most topics use ("deep learning" in a cs.CV listing) names the corpus,
+    # not a topic: it may be a keyword but never a label.
+    spread = np.asarray((counts > 0).sum(axis=0)).ravel() / len(ids)
+    generic = {_label_key(str(vocab[j])) for j in np.flatnonzero(spread > 0.5)} if len(ids) >= 4 else set()
 
     candidates: dict[int, list[tuple[str, float]]] = {}
     for i, t in enumerate(ids):
@@ -133,7 +137,7 @@ def label_topics(
             labels[t] = TopicLabel(f"topic {t}", [], [int(r) for r in nearest[t][:REPRESENTATIVES]])
             continue
         relevance = _relevance(cands, phrase_vecs, centroids[t], centroid_matrix)
-        label = _choose_label(relevance, taken)
+        label = _choose_label(relevance, taken | generic)
         taken.add(_label_key(label))
         keywords = _mmr([p for p, _ in cands], phrase_vecs, centroids[t], KEYWORDS)
         labels[t] = TopicLabel(label, keywords, [int(r) for r in nearest[t][:REPRESENTATIVES]])
