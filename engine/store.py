@@ -148,6 +148,10 @@ class Artifact:
         )
         return [found[row] for row in rows]
 
+    def text_hashes(self) -> list[str]:
+        """Hash of each paper's embedded text, in row order."""
+        return [r[0] for r in self.db.execute("SELECT text_hash FROM papers ORDER BY row")]
+
     def titles(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT title FROM papers ORDER BY row")]
 

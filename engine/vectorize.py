@@ -37,7 +37,7 @@ def reusable_vectors(previous: Artifact | None, embedder: Embedder) -> dict[str,
     model = previous.manifest["model"]
     if model["fingerprint"] != embedder.model.fingerprint or model["backend"] != embedder.backend:
         return {}
-    return {digest: previous.vectors[row] for row, _, digest in previous.all_papers()}
+    return {digest: previous.vectors[row] for row, digest in enumerate(previous.text_hashes())}
 
 
 def vectorize(
