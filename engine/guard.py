@@ -1,0 +1,185 @@
+"""The quality guard: how far a backend's vectors stray from the fp32 reference, and
+which backend ``auto`` may use.
+
+Agreement is measured on real abstracts: the mean and minimum cosine between each
+text's vector and its fp32 reference vector, and how many of each text's 10 nearest
+neighbours stay the same (the thing search and topics actually depend on). ``auto``
+times every eligible backend on the same texts, interleaved so a noisy machine
+slows them alike, and takes the fastest one that passes. The verdict is kept per
+model, CPU and library versions, so the trial runs once per machine.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from importlib import resources
+
+import numpy as np
+
+from engine import hardware, model_artifacts
+
+log = logging.getLogger(__name__)
+
+MIN_MEAN_COSINE = 0.99
+MIN_NN10_OVERLAP = 0.9
+NEVER_AUTO = {"static"}  # far below the bounds by design; only on explicit request
+VERDICT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Agreement:
+    cos_mean: float
+    cos_min: float
+    nn10_overlap: float
+
+    @property
+    def passes(self) -> bool:
+        return self.cos_mean >= MIN_MEAN_COSINE and self.nn10_overlap >= MIN_NN10_OVERLAP
+
+
+def knn_overlap(reference: np.ndarray, vectors: np.ndarray, k: int = 10) -> float:
+    """Mean share of each row's k nearest rows (by cosine, itself excluded) that both agree on."""
+    k = min(k, len(reference) - 1)
+    if k <= 0:
+        return 1.0
+
+    def neighbours(x: np.ndarray) -> np.ndarray:
+        sims = x @ x.T
+        np.fill_diagonal(sims, -np.inf)
+        return np.argpartition(-sims, k - 1, axis=1)[:, :k]
+
+    ref, got = neighbours(reference), neighbours(vectors)
+    return float(np.mean([len(set(a) & set(b)) / k for a, b in zip(ref, got, strict=True)]))
+
+
+def agreement(reference: np.ndarray, vectors: np.ndarray) -> Agreement:
+    cosines = np.sum(reference * vectors, axis=1)
+    return Agreement(
+        cos_mean=round(float(cosines.mean()), 6),
+        cos_min=round(float(cosines.min()), 6),
+        nn10_overlap=round(knn_overlap(reference, vectors), 4),
+    )
+
+
+def guard_texts() -> list[str]:
+    """256 real abstracts spread over the whole arXiv corpus (package data)."""
+    source = resources.files("engine") / "data" / "guard-abstracts.jsonl.gz"
+    with source.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as lines:
+        records = [json.loads(line) for line in lines]
+    return [f"{r['title']}. {r['abstract']}" for r in records]  # what Paper.text embeds
+
+
+@dataclass
+class Trial:
+    backend: str
+    per_second: float
+    agreement: Agreement | None  # None for the reference itself
+    error: str | None = None
+
+    @property
+    def eligible(self) -> bool:
+        if self.error or self.backend in NEVER_AUTO:
+            return False
+        return self.agreement is None or self.agreement.passes
+
+
+def timed_interleaved(
+    embedders: Sequence, texts: Sequence[str], rounds: int = 4
+) -> tuple[list[np.ndarray], list[float]]:
+    """Each embedder's vectors for ``texts`` and its texts per second, measured in
+    ``rounds`` slices with the order rotated every slice (fair on a noisy machine)."""
+    for embedder in embedders:
+        embedder.embed(texts[:2])  # load weights and sessions outside the timing
+    seconds = [0.0] * len(embedders)
+    parts: list[list[np.ndarray]] = [[] for _ in embedders]
+    bounds = np.linspace(0, len(texts), rounds + 1).astype(int)
+    for r in range(rounds):
+        piece = texts[bounds[r] : bounds[r + 1]]
+        order = list(range(len(embedders)))
+        order = order[r % len(order) :] + order[: r % len(order)]
+        for i in order:
+            tick = time.perf_counter()
+            parts[i].append(embedders[i].embed(piece))
+            seconds[i] += time.perf_counter() - tick
+    vectors = [np.concatenate(p) for p in parts]
+    return vectors, [len(texts) / max(s, 1e-9) for s in seconds]
+
+
+def candidates() -> list[str]:
+    names = ["onnx-int8", "onnx-fp32", "torch-fp32"]
+    if hardware.has_bf16():
+        names.insert(1, "torch-bf16")
+    return names
+
+
+def run_trials(model, make: Callable[[object, str], object], names: Sequence[str]) -> list[Trial]:
+    """Trials of ``names`` against torch-fp32 on the guard texts (torch-fp32 is always timed too)."""
+    texts = guard_texts()
+    names = ["torch-fp32"] + [n for n in names if n != "torch-fp32"]
+    embedders, trials = [], {}
+    for name in names:
+        try:
+            embedder = make(model, name)
+            embedder.embed(["warm up"])  # exports or distills on first use; failures show here
+            embedders.append(embedder)
+        except Exception as exc:  # a backend that cannot run here is simply not eligible
+            log.warning("backend %s unavailable: %s", name, exc)
+            trials[name] = Trial(name, 0.0, None, error=f"{type(exc).__name__}: {exc}")
+    vectors, speeds = timed_interleaved(embedders, texts)
+    reference = vectors[0]
+    for embedder, vecs, speed in zip(embedders, vectors, speeds, strict=True):
+        name = embedder.backend
+        trials[name] = Trial(name, round(speed, 2), None if name == "torch-fp32" else agreement(reference, vecs))
+    return [trials[n] for n in trials]
+
+
+def choose_backend(model, make: Callable[[object, str], object]) -> tuple[str, list[Trial]]:
+    """The fastest eligible backend on this CPU, from a kept verdict or fresh trials."""
+    path = model_artifacts.model_folder(model.fingerprint) / f"auto-{_verdict_key()}.json"
+    if path.is_file():
+        try:
+            saved = json.loads(path.read_text())
+            if saved.get("version") == VERDICT_VERSION:
+                return saved["backend"], [_trial_from(t) for t in saved["trials"]]
+        except (ValueError, KeyError, TypeError):
+            log.warning("%s: unreadable auto verdict, measuring again", path)
+    log.info("choosing the fastest backend that passes the quality guard (once per machine)")
+    trials = run_trials(model, make, candidates())
+    eligible = [t for t in trials if t.eligible]
+    best = max(eligible, key=lambda t: t.per_second)  # torch-fp32, the reference, is always eligible
+    verdict = {
+        "version": VERDICT_VERSION,
+        "backend": best.backend,
+        "cpu": hardware.cpu_model(),
+        "bounds": {"cos_mean": MIN_MEAN_COSINE, "nn10_overlap": MIN_NN10_OVERLAP},
+        "trials": [_trial_to(t) for t in trials],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(verdict, indent=2))
+    tmp.replace(path)
+    return best.backend, trials
+
+
+def _verdict_key() -> str:
+    import onnxruntime
+
+    return f"{hardware.cpu_signature()}-ort{onnxruntime.__version__}"
+
+
+def _trial_to(trial: Trial) -> dict:
+    out = asdict(trial)
+    out["eligible"] = trial.eligible
+    return out
+
+
+def _trial_from(data: dict) -> Trial:
+    agreement_data = data.get("agreement")
+    return Trial(
+        data["backend"], data["per_second"], Agreement(**agreement_data) if agreement_data else None, data.get("error")
+    )
