@@ -254,7 +254,19 @@ def _manifest(model_info: dict, spec: dict, report: BuildReport, inputs: Sequenc
 
 def library_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
-    for name in ("paperscope", "numpy", "faiss-cpu", "torch", "sentence-transformers", "umap-learn", "hdbscan"):
+    for name in (
+        "paperscope",
+        "numpy",
+        "faiss-cpu",
+        "torch",
+        "sentence-transformers",
+        "onnxruntime",
+        "tokenizers",
+        "model2vec",
+        "umap-learn",
+        "hdbscan",
+        "igraph",
+    ):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

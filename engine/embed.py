@@ -98,7 +98,7 @@ def _quiet_offline_hub() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")  # Rust threads; we never fork after tokenizing
     os.environ.setdefault("TQDM_DISABLE", "1")  # library progress bars; ours are rich bars on a TTY
 
 

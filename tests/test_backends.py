@@ -101,7 +101,20 @@ def test_auto_picks_the_fastest_backend_that_passes_and_remembers(embedder) -> N
     assert verdicts[0].stat().st_mtime_ns == before
 
 
-def test_cache_and_index_reuse_only_within_one_backend(tmp_path: Path) -> None:
+@pytest.fixture
+def private_cache(tmp_path: Path, isolated_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty embedding cache of its own, sharing the session's exported models (the
+    export is not what these tests are about, and takes seconds)."""
+    root = tmp_path / "cache"
+    fingerprint = bundled_model().fingerprint
+    (root / "models").mkdir(parents=True)
+    make_embedder(bundled_model(), "onnx-fp32").embed(["export the model once"])
+    os.symlink(isolated_cache / "models" / fingerprint, root / "models" / fingerprint)
+    monkeypatch.setenv("PAPERSCOPE_CACHE", str(root))
+    return root
+
+
+def test_cache_and_index_reuse_only_within_one_backend(tmp_path: Path, private_cache: Path) -> None:
     index = tmp_path / "ix"
     int8 = Options(backend="onnx-int8", progress=False, topics=False)
     first = build([GA_DIGEST_1], index, int8)
@@ -127,23 +140,15 @@ def _cache_rows(cache_file: Path) -> int:
         return 0
 
 
-def test_killed_build_resumes_without_reembedding_finished_chunks(tmp_path: Path, isolated_cache: Path) -> None:
-    cache_root = tmp_path / "cache"
+def test_killed_build_resumes_without_reembedding_finished_chunks(tmp_path: Path, private_cache: Path) -> None:
     index = tmp_path / "resumed"
-    env = dict(os.environ, PAPERSCOPE_CACHE=str(cache_root))
-    # The exported ONNX model is reused from the session cache: only the embedding
-    # cache (the resume journal) starts empty.
-    (cache_root / "models").mkdir(parents=True)
-    os.symlink(
-        isolated_cache / "models" / bundled_model().fingerprint, cache_root / "models" / bundled_model().fingerprint
-    )
     script = (
         "import sys; from engine.build import Options, build; "
         "build([sys.argv[1]], sys.argv[2], Options(backend='onnx-int8', embed_chunk=24, progress=False, topics=False))"
     )
-    child = subprocess.Popen([sys.executable, "-c", script, str(CORPUS_SAMPLE), str(index)], env=env, cwd=ROOT)
+    child = subprocess.Popen([sys.executable, "-c", script, str(CORPUS_SAMPLE), str(index)], cwd=ROOT)
     backend = "onnx-int8" if hardware.has_vnni() else "onnx-int8-rr"
-    cache_file = cache_root / "embeddings" / f"{bundled_model().fingerprint}-{backend}.sqlite"
+    cache_file = private_cache / "embeddings" / f"{bundled_model().fingerprint}-{backend}.sqlite"
     deadline = time.monotonic() + 300
     while _cache_rows(cache_file) < 48 and time.monotonic() < deadline and child.poll() is None:
         time.sleep(0.2)
@@ -153,10 +158,6 @@ def test_killed_build_resumes_without_reembedding_finished_chunks(tmp_path: Path
     assert 48 <= done_before < 300, "the build must be killed mid-way through embedding"
     assert not (index / "CURRENT").exists()  # nothing was published by the killed build
 
-    os.environ["PAPERSCOPE_CACHE"] = str(cache_root)
-    try:
-        report = build([CORPUS_SAMPLE], index, Options(backend="onnx-int8", progress=False, topics=False))
-    finally:
-        os.environ["PAPERSCOPE_CACHE"] = str(isolated_cache)
+    report = build([CORPUS_SAMPLE], index, Options(backend="onnx-int8", progress=False, topics=False))
     assert report.cached == done_before
     assert report.embedded == report.new_papers - done_before
