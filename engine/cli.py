@@ -338,6 +338,37 @@ def _print_topics(found: list, level: str, coarse_titles: dict, ix) -> None:
 
 
 @app.command()
+def verify(
+    index: IndexOpt = DEFAULT_INDEX,
+    all_versions: Annotated[bool, typer.Option("--all", help="Also check the older versions kept on disk.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check every file of an index against its manifest (exit 0 when sound, 1 when not)."""
+    from engine.verify import verify_index
+
+    with _user_errors():
+        reports = verify_index(index, all_versions)
+    if as_json:
+        _print_json(
+            {
+                "sound": not any(r.problems for r in reports),
+                "versions": [
+                    {"path": str(r.path), "live": r.live, "papers": r.papers, "files": r.files, "problems": r.problems}
+                    for r in reports
+                ],
+            }
+        )
+    else:
+        for r in reports:
+            state = "sound" if not r.problems else f"{len(r.problems)} problem(s)"
+            typer.echo(f"{r.path}{' (live)' if r.live else ''}: {r.files} files, {r.papers:,} papers, {state}")
+            for problem in r.problems:
+                typer.echo(f"  {problem}", err=True)
+    if any(r.problems for r in reports):
+        raise typer.Exit(1)
+
+
+@app.command()
 def info(index: IndexOpt = DEFAULT_INDEX, as_json: JsonOpt = False) -> None:
     """What an index holds and how it was built."""
     import engine

@@ -28,7 +28,7 @@ class PaperIndex:
 
     def __init__(self, artifact: store.Artifact, embedder: Embedder | None = None) -> None:
         self._artifact = artifact
-        self._faiss = vectors.load_index(artifact.faiss_path)
+        self._faiss = vectors.load_index(artifact.faiss_path, int(artifact.manifest["counts"]["papers"]))
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
 

@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -108,8 +109,11 @@ class Artifact:
 
     @classmethod
     def open(cls, index_dir: str | Path) -> Artifact:
+        """Opens the live version after checking its files against the manifest (see
+        ``check_files``), its shapes and its counts."""
         version = resolve_version(Path(index_dir))
         manifest = read_manifest(version)
+        check_files(version, manifest)
         db_path = version / PAPERS_DB
         if not db_path.is_file():
             raise IndexCorrupt(f"{db_path}: missing")
@@ -122,6 +126,12 @@ class Artifact:
         expected = (manifest["counts"]["papers"], manifest["model"]["dimension"])
         if vectors.shape != expected:
             raise IndexCorrupt(f"{version / VECTORS}: shape {vectors.shape}, manifest says {expected}")
+        try:
+            rows = db.execute("SELECT COUNT(*) FROM papers").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise IndexCorrupt(f"{db_path}: unreadable ({exc}); run: paperscope verify --index {index_dir}") from exc
+        if rows != expected[0]:
+            raise IndexCorrupt(f"{db_path}: {rows} papers, the manifest says {expected[0]}")
         return cls(version, manifest, db, vectors)
 
     @property
@@ -273,7 +283,7 @@ class VersionWriter:
                     continue
                 except OSError:
                     pass
-            shutil.copy2(source, target)
+            shutil.copyfile(source, target)  # contents only: the published copy is read-only
 
     def publish(self, manifest: dict) -> Path:
         """Checksum, sync, rename into place, swap ``CURRENT``; returns the version folder."""
@@ -283,21 +293,90 @@ class VersionWriter:
         }
         (self.temp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         for path in self.temp.iterdir():
+            path.chmod(0o444)  # a published version is immutable; say so to the file system too
             _fsync_file(path)
         _fsync_file(self.temp)
+        crash_point("before-rename")
         final = self.index_dir / self.name
         os.rename(self.temp, final)
+        crash_point("before-pointer")
         pointer_temp = self.index_dir / f"{_TEMP_PREFIX}{CURRENT}-{os.getpid()}"
         if pointer_temp.is_symlink():
             pointer_temp.unlink()
         os.symlink(self.name, pointer_temp)
+        crash_point("before-pointer-swap")
         os.replace(pointer_temp, self.index_dir / CURRENT)
         _fsync_file(self.index_dir)
+        crash_point("after-publish")
+        _write_stamp(final, manifest["files"])
         _prune_old_versions(self.index_dir)
         return final
 
     def abandon(self) -> None:
         shutil.rmtree(self.temp, ignore_errors=True)
+
+
+def check_files(version: Path, manifest: dict) -> None:
+    """Every listed file exists at its recorded size and, unless a stamp says these exact
+    files (size, mtime, inode) were already checked, matches its recorded sha256.
+
+    The writer stamps a version as it publishes it (it has just computed the hashes), so
+    opening normally costs a few ``stat`` calls; a file changed behind our back gets a
+    new mtime, fails the stamp and is caught by its checksum: an error naming the file,
+    never wrong answers.
+    """
+    _check_sizes(version, manifest)
+    files = manifest.get("files") or {}
+    stamp = _stamp_path(version)
+    try:
+        if json.loads(stamp.read_text()) == _file_keys(version, files):
+            return
+    except (OSError, ValueError):
+        pass
+    for name, info in files.items():
+        if file_sha256(version / name) != info["sha256"]:
+            raise IndexCorrupt(
+                f"{version / name}: checksum differs from the manifest (altered); "
+                f"run: paperscope verify --index {version.parent}"
+            )
+    _write_stamp(version, files)
+
+
+def _stamp_path(version: Path) -> Path:
+    return version.parent / f".stamp-{version.name}.json"
+
+
+def _file_keys(version: Path, files: dict) -> dict:
+    keys = {}
+    for name in sorted(files):
+        st = (version / name).stat()
+        keys[name] = [st.st_size, st.st_mtime_ns, st.st_ino]
+    return keys
+
+
+def _write_stamp(version: Path, files: dict) -> None:
+    """Best effort: a reader without write access simply checks again next time."""
+    stamp = _stamp_path(version)
+    temp = stamp.with_name(f"{_TEMP_PREFIX}{stamp.name}-{os.getpid()}")
+    try:
+        temp.write_text(json.dumps(_file_keys(version, files)))
+        os.replace(temp, stamp)
+    except OSError:
+        temp.unlink(missing_ok=True)
+
+
+def _check_sizes(version: Path, manifest: dict) -> None:
+    for name, info in (manifest.get("files") or {}).items():
+        path = version / name
+        try:
+            size = path.stat().st_size
+        except OSError:
+            raise IndexCorrupt(f"{path}: missing (listed in {version / MANIFEST})") from None
+        if size != info["bytes"]:
+            raise IndexCorrupt(
+                f"{path}: {size:,} bytes, the manifest says {info['bytes']:,} (truncated or altered); "
+                f"run: paperscope verify --index {version.parent}"
+            )
 
 
 def file_sha256(path: Path) -> str:
@@ -348,11 +427,31 @@ def _remove_leftovers(index_dir: Path) -> None:
     current = _current_number(index_dir)
     for number in _version_numbers(index_dir):
         if number > current:
-            shutil.rmtree(index_dir / f"v{number:06d}", ignore_errors=True)
+            _remove_version(index_dir, number)
 
 
 def _prune_old_versions(index_dir: Path) -> None:
     current = _current_number(index_dir)
     for number in _version_numbers(index_dir)[:-KEEP_VERSIONS]:
         if number != current:
-            shutil.rmtree(index_dir / f"v{number:06d}", ignore_errors=True)
+            _remove_version(index_dir, number)
+
+
+def _remove_version(index_dir: Path, number: int) -> None:
+    """Rename first, then delete: a crash mid-delete leaves a ``.tmp-`` leftover the next
+    writer removes, never a half-deleted ``vNNNNNN`` that looks like a version."""
+    doomed = index_dir / f"{_TEMP_PREFIX}gone-v{number:06d}-{os.getpid()}"
+    (index_dir / f".stamp-v{number:06d}.json").unlink(missing_ok=True)
+    try:
+        os.rename(index_dir / f"v{number:06d}", doomed)
+    except OSError:
+        return
+    crash_point("mid-prune")
+    shutil.rmtree(doomed, ignore_errors=True)
+
+
+def crash_point(name: str) -> None:
+    """Fault injection for the crash tests: ``PAPERSCOPE_CRASH_AT=name`` kills this
+    process right here with SIGKILL, exactly as ``kill -9`` would (no cleanup runs)."""
+    if os.environ.get("PAPERSCOPE_CRASH_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -12,6 +12,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from engine.errors import IndexCorrupt
+
 
 def index_spec(kind: str = "flat") -> dict:
     """How the index was built, for the manifest."""
@@ -35,8 +37,14 @@ def save_index(index: faiss.Index, path: Path) -> None:
     faiss.write_index(index, str(path))
 
 
-def load_index(path: Path) -> faiss.Index:
-    return faiss.read_index(str(path))
+def load_index(path: Path, expected_rows: int | None = None) -> faiss.Index:
+    try:
+        index = faiss.read_index(str(path))
+    except RuntimeError as exc:  # FAISS reports a damaged file as a RuntimeError
+        raise IndexCorrupt(f"{path}: unreadable FAISS index ({str(exc).splitlines()[0]})") from exc
+    if expected_rows is not None and index.ntotal != expected_rows:
+        raise IndexCorrupt(f"{path}: {index.ntotal} vectors, the manifest says {expected_rows}")
+    return index
 
 
 def search(
