@@ -85,6 +85,9 @@ def _input_files(path: Path) -> list[Path]:
     return [p for p in files if detect_format(p) is not None]
 
 
+_SNIFF_LINES = 50
+
+
 def _open_text_lines(path: Path) -> Iterator[bytes]:
     with path.open("rb") as raw:
         gz = raw.read(2) == _GZIP_MAGIC
@@ -94,19 +97,27 @@ def _open_text_lines(path: Path) -> Iterator[bytes]:
 
 
 def detect_format(path: Path) -> str | None:
-    """``"digest"``, ``"jsonl"`` or None, from the first non-blank bytes of the file."""
+    """``"digest"``, ``"jsonl"`` or None, from the content: a digest starts with ``#``; JSON
+    lines have an object among their first lines (so a broken first record does not hide
+    a whole corpus), or at least a ``.jsonl``/``.json`` name (so each line is reported)."""
+    seen = 0
     try:
         for line in _open_text_lines(path):
             stripped = line.strip()
             if not stripped:
                 continue
+            if seen == 0 and stripped.startswith(b"#"):
+                return "digest"
             if stripped.startswith(b"{"):
                 return "jsonl"
-            if stripped.startswith(b"#"):
-                return "digest"
-            return None
+            seen += 1
+            if seen >= _SNIFF_LINES:
+                break
     except (OSError, EOFError, gzip.BadGzipFile):
-        return None
+        pass
+    suffixes = [s.lower() for s in path.suffixes]
+    if seen and any(s in (".jsonl", ".json", ".ndjson") for s in suffixes):
+        return "jsonl"
     return None
 
 

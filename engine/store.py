@@ -25,6 +25,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -36,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.errors import IndexBusy, IndexCorrupt, IndexNotFound
+from engine.errors import IndexBusy, IndexCorrupt, IndexNotFound, QueryError
 from engine.papers import Paper
 
 SCHEMA_VERSION = 2  # 2: topic tables
@@ -69,6 +70,22 @@ CREATE INDEX papers_primary_category ON papers(primary_category);
 CREATE INDEX papers_date ON papers(date);
 """
 _COLUMNS = "row, id, title, abstract, authors, categories, primary_category, date, updated, version, comment, text_hash, source"
+
+
+_INDEX_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def index_in(root: str | Path, name: str) -> Path:
+    """The folder of the index called ``name`` under ``root``, for names that arrive in
+    requests: a plain name only (no separators, no leading dot, no ``..``), and its real
+    path (symlinks followed) must stay inside ``root``."""
+    if not isinstance(name, str) or not _INDEX_NAME.fullmatch(name) or ".." in name:
+        raise QueryError(f"invalid index name {name!r}: use letters, digits, '.', '_' or '-'")
+    base = Path(root).resolve()
+    path = (base / name).resolve()
+    if path.parent != base:
+        raise QueryError(f"invalid index name {name!r}: it leads outside {base}")
+    return path
 
 
 def resolve_version(index_dir: Path) -> Path:
