@@ -97,10 +97,17 @@ def gemm_ceilings(cores: int) -> dict:
     out = {}
     for name, make_pair, fn in (
         ("fp32", lambda: (torch.randn(m, k), torch.randn(k, n)), torch.matmul),
-        ("bf16", lambda: (torch.randn(m, k, dtype=torch.bfloat16), torch.randn(k, n, dtype=torch.bfloat16)), torch.matmul),
+        (
+            "bf16",
+            lambda: (torch.randn(m, k, dtype=torch.bfloat16), torch.randn(k, n, dtype=torch.bfloat16)),
+            torch.matmul,
+        ),
         (
             "int8",
-            lambda: (torch.randint(-99, 99, (m, k), dtype=torch.int8), torch.randint(-99, 99, (k, n), dtype=torch.int8)),
+            lambda: (
+                torch.randint(-99, 99, (m, k), dtype=torch.int8),
+                torch.randint(-99, 99, (k, n), dtype=torch.int8),
+            ),
             torch._int_mm,
         ),
     ):
@@ -145,7 +152,11 @@ def standalone(name: str, texts: list[str]) -> dict:
     )
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-c", code, str(ROOT), name], input=json.dumps(texts), capture_output=True, text=True, check=True
+        [sys.executable, "-c", code, str(ROOT), name],
+        input=json.dumps(texts),
+        capture_output=True,
+        text=True,
+        check=True,
     )
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     figures["process_s"] = round(time.perf_counter() - started, 2)
@@ -159,7 +170,7 @@ def onnx_profile(texts: list[str], precision: str = "int8") -> dict:
     import onnxruntime as ort
 
     from engine.embed import bundled_model
-    from engine.model_artifacts import int8_variant, onnx_model
+    from engine.model_artifacts import SESSION_DISABLED_FUSIONS, int8_variant, onnx_model
     from engine.token_batches import FastTokenizer, bucketed
 
     model = bundled_model()
@@ -168,7 +179,12 @@ def onnx_profile(texts: list[str], precision: str = "int8") -> dict:
     options.intra_op_num_threads = os.cpu_count() or 1
     options.enable_profiling = True
     options.profile_file_prefix = os.path.join(tempfile.mkdtemp(), "ort")
-    session = ort.InferenceSession(str(onnx_model(model, precision)), options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        str(onnx_model(model, precision)),
+        options,
+        providers=["CPUExecutionProvider"],
+        disabled_optimizers=SESSION_DISABLED_FUSIONS,
+    )
     for batch in bucketed(FastTokenizer(model.path).encode(texts)):
         session.run(None, {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask})
     events = json.loads(Path(session.end_profiling()).read_text())
@@ -207,7 +223,9 @@ def main() -> None:
 
     names = ["naive", *BACKENDS]
     embedders = {name: make(name) for name in names}
-    print(f"{len(texts)} abstracts, {lengths.mean():.0f} tokens on average ({(lengths >= 256).mean():.0%} truncated at 256)")
+    print(
+        f"{len(texts)} abstracts, {lengths.mean():.0f} tokens on average ({(lengths >= 256).mean():.0%} truncated at 256)"
+    )
     print(f"interleaving {len(names)} variants over {args.rounds} rounds on {cores} cores...", flush=True)
     vectors, speeds = timed_interleaved(list(embedders.values()), texts, rounds=args.rounds)
     reference = vectors[0]
@@ -265,7 +283,10 @@ def main() -> None:
     }
     if args.profile:
         figures["onnx_int8_profile"] = onnx_profile(texts[:256])
-        print("ONNX Runtime int8, share of kernel time: " + ", ".join(f"{k} {v:.0%}" for k, v in figures["onnx_int8_profile"].items()))
+        print(
+            "ONNX Runtime int8, share of kernel time: "
+            + ", ".join(f"{k} {v:.0%}" for k, v in figures["onnx_int8_profile"].items())
+        )
     write_json(args.json, figures)
 
 

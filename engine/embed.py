@@ -40,6 +40,12 @@ class Embedder(Protocol):
         ...
 
     @property
+    def cache_tag(self) -> str:
+        """The backend plus the recipe of any derived model (``onnx-int8-r2``): cached or
+        reused vectors are taken only under the same tag and model fingerprint."""
+        ...
+
+    @property
     def dimension(self) -> int: ...
 
     def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
@@ -145,6 +151,7 @@ def describe(embedder: Embedder, dimension: int) -> dict:
         "path": str(embedder.model.path),
         "fingerprint": embedder.model.fingerprint,
         "backend": embedder.backend,
+        "cache_tag": embedder.cache_tag,
         "dimension": dimension,
         "normalized": True,
     }

@@ -169,7 +169,8 @@ def choose_backend(model, make: Callable[[object, str], object]) -> tuple[str, l
 def _verdict_key() -> str:
     import onnxruntime
 
-    return f"{hardware.cpu_signature()}-ort{onnxruntime.__version__}"
+    # A new export recipe or runtime can change both speed and agreement: measure again.
+    return f"{hardware.cpu_signature()}-ort{onnxruntime.__version__}-r{model_artifacts.ONNX_RECIPE}"
 
 
 def _trial_to(trial: Trial) -> dict:

@@ -33,11 +33,14 @@ class Vectorized:
 
 
 def reusable_vectors(previous: Artifact | None, embedder: Embedder) -> dict[str, np.ndarray]:
-    """The live version's vectors by text hash, when made by the same model and backend."""
+    """The live version's vectors by text hash, when made by the same model, backend and recipe."""
     if previous is None:
         return {}
     model = previous.manifest["model"]
-    if model["fingerprint"] != embedder.model.fingerprint or model["backend"] != embedder.backend:
+    if (
+        model["fingerprint"] != embedder.model.fingerprint
+        or model.get("cache_tag", model["backend"]) != embedder.cache_tag
+    ):
         return {}
     return {digest: previous.vectors[row] for row, digest in enumerate(previous.text_hashes())}
 
@@ -51,7 +54,7 @@ def vectorize(
     chunk_size: int = EMBED_CHUNK,
 ) -> Vectorized:
     hashes = [text_hash(paper.text) for paper in papers]
-    cache = EmbeddingCache(embedder.model.fingerprint, embedder.backend) if use_cache else None
+    cache = EmbeddingCache(embedder.model.fingerprint, embedder.cache_tag) if use_cache else None
     try:
         # Take the dimension from vectors we already have: when nothing needs
         # embedding, the model is never loaded.

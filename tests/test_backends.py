@@ -147,8 +147,8 @@ def test_killed_build_resumes_without_reembedding_finished_chunks(tmp_path: Path
         "build([sys.argv[1]], sys.argv[2], Options(backend='onnx-int8', embed_chunk=24, progress=False, topics=False))"
     )
     child = subprocess.Popen([sys.executable, "-c", script, str(CORPUS_SAMPLE), str(index)], cwd=ROOT)
-    backend = "onnx-int8" if hardware.has_vnni() else "onnx-int8-rr"
-    cache_file = private_cache / "embeddings" / f"{bundled_model().fingerprint}-{backend}.sqlite"
+    tag = make_embedder(bundled_model(), "onnx-int8").cache_tag
+    cache_file = private_cache / "embeddings" / f"{bundled_model().fingerprint}-{tag}.sqlite"
     deadline = time.monotonic() + 300
     while _cache_rows(cache_file) < 48 and time.monotonic() < deadline and child.poll() is None:
         time.sleep(0.2)

@@ -39,6 +39,10 @@ class OnnxEmbedder:
     def backend(self) -> str:
         return f"onnx-{self._precision}"
 
+    @property
+    def cache_tag(self) -> str:
+        return f"{self.backend}-r{model_artifacts.ONNX_RECIPE}"
+
     @cached_property
     def tokenizer(self) -> FastTokenizer:
         return FastTokenizer(self._model.path)
@@ -54,7 +58,12 @@ class OnnxEmbedder:
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(
+            str(path),
+            options,
+            providers=["CPUExecutionProvider"],
+            disabled_optimizers=model_artifacts.SESSION_DISABLED_FUSIONS,
+        )
 
     @cached_property
     def dimension(self) -> int:

@@ -27,6 +27,10 @@ class StaticEmbedder:
     def backend(self) -> str:
         return "static"
 
+    @property
+    def cache_tag(self) -> str:
+        return f"static-r{model_artifacts.STATIC_RECIPE}"
+
     @cached_property
     def _static(self):
         from model2vec import StaticModel

@@ -49,6 +49,10 @@ class TorchEmbedder:
         return f"torch-{self._precision}"
 
     @property
+    def cache_tag(self) -> str:
+        return self.backend
+
+    @property
     def dimension(self) -> int:
         return int(self._st.get_embedding_dimension())
 
