@@ -43,6 +43,11 @@ class PaperIndex:
     def __len__(self) -> int:
         return int(self._artifact.manifest["counts"]["papers"])
 
+    @property
+    def loaded_embedder(self) -> Embedder | None:
+        """The model if it has been loaded already (a newer version can take it over)."""
+        return self._embedder
+
     def embedder(self) -> Embedder:
         """The model this index was built with, loaded on first use."""
         with self._embedder_lock:

@@ -117,21 +117,25 @@ def test_kill_9_at_random_moments(base_index: Path, tmp_path: Path, kind: str) -
         assert not [p for p in index.iterdir() if p.name.startswith(".tmp-")]
 
 
-def test_readers_keep_answering_while_writers_publish(base_index: Path, tmp_path: Path) -> None:
+def test_a_live_index_keeps_answering_and_switches_versions_atomically(base_index: Path, tmp_path: Path) -> None:
+    """What the server does: one long-lived process, one LiveIndex, queries in a loop
+    while writers publish three times in another process."""
     index = _copy(base_index, tmp_path / "busy")
     stop = tmp_path / "stop"
     reader_code = """
-import json, sys, time, pathlib, engine
+import json, sys, pathlib
+from engine.live import LiveIndex
 index, stop = sys.argv[1], pathlib.Path(sys.argv[2])
 seen, errors, answers = [], [], 0
-while not stop.exists():
-    try:
-        with engine.open(index) as ix:
+with LiveIndex(index, check_every=0.05) as live:
+    while not stop.exists():
+        try:
+            ix = live.current()
             hits = ix.search("galaxy rotation curves", k=5)
-            assert len(hits) == 5
+            assert len(hits) == 5 and all(ix.paper(h.paper.id) for h in hits)
             seen.append(ix.manifest["version"]); answers += 1
-    except Exception as exc:
-        errors.append(repr(exc))
+        except Exception as exc:
+            errors.append(repr(exc))
 print(json.dumps({"seen": seen, "errors": errors, "answers": answers}))
 """
     reader = subprocess.Popen(
@@ -148,8 +152,23 @@ print(json.dumps({"seen": seen, "errors": errors, "answers": answers}))
     assert result["errors"] == []
     numbers = [int(v[1:]) for v in result["seen"]]
     assert numbers == sorted(numbers)  # never back to an older version
-    assert result["seen"][-1] == _answers(index)[0]
-    assert len(set(numbers)) >= 2 and result["answers"] >= 10
+    assert result["seen"][-1] == _answers(index)[0]  # and it ends on the newest
+    assert len(set(numbers)) >= 3 and result["answers"] >= 20
+
+
+def test_a_live_index_refuses_a_damaged_new_version(base_index: Path, tmp_path: Path) -> None:
+    from engine.live import LiveIndex
+
+    index = _copy(base_index, tmp_path / "guarded")
+    with LiveIndex(index, check_every=0) as live:
+        before = live.version
+        add([GA_DIGEST_2], index, _options())
+        newest = store.resolve_version(index)
+        (newest / store.FAISS_INDEX).chmod(0o644)
+        os.truncate(newest / store.FAISS_INDEX, 64)
+        assert live.current().manifest["version"] == before  # still answering from the sound one
+        assert live.current().search("galaxy", k=3)
+        assert newest.name in live.rejected and store.FAISS_INDEX in live.rejected[newest.name]
 
 
 DAMAGES = {
