@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from engine.errors import PaperscopeError, QueryError, UnknownTopic
+from engine.errors import InputError, PaperscopeError, QueryError, UnknownTopic
 
 app = typer.Typer(
     name="paperscope",
@@ -38,6 +38,16 @@ CacheOpt = Annotated[bool, typer.Option("--cache/--no-cache", help="Use the embe
 Inputs = Annotated[list[Path], typer.Argument(help="Digest .md files, JSONL(.gz) files, or folders of them.")]
 LevelOpt = Annotated[str, typer.Option("--level", help="Topic level: fine or coarse.")]
 TopicOpt = Annotated[int | None, typer.Option("--topic", help="Only papers of this topic (see paperscope topics).")]
+CategoryOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--category", "-c", help="Only these categories: exact (cs.CV) or prefix (cs., astro-ph). Repeatable."
+    ),
+]
+SinceOpt = Annotated[
+    str | None, typer.Option("--since", help="Only papers dated on or after (2025, 2025-06, 2025-06-15).")
+]
+UntilOpt = Annotated[str | None, typer.Option("--until", help="Only papers dated on or before.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for UMAP, HDBSCAN and the map layout.")]
 TopicsOpt = Annotated[bool, typer.Option("--topics/--no-topics", help="Find topic clusters and the map.")]
 ClustererOpt = Annotated[str, typer.Option("--clusterer", help="graph (Louvain, default) or umap-hdbscan.")]
@@ -179,22 +189,56 @@ def add(
 
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help="What to look for, in plain words.")],
+    query: Annotated[str | None, typer.Argument(help="What to look for, in plain words.")] = None,
     index: IndexOpt = DEFAULT_INDEX,
     k: KOpt = 10,
     topic: TopicOpt = None,
     level: LevelOpt = "fine",
+    category: CategoryOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    queries: Annotated[
+        Path | None, typer.Option("--queries", help="A file of queries, one per line (with --json: JSON lines out).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Papers nearest in meaning to a text query."""
+    """Papers nearest in meaning to a text query (or to each line of --queries FILE)."""
     import engine
 
-    with _user_errors(), engine.open(index) as ix:
-        hits = ix.search(query, k=k, topic=topic, level=level)
+    with _user_errors():
+        filters = _filters(category, since, until, topic, level)
+        if (query is None) == (queries is None):
+            raise QueryError("give either a query or --queries FILE")
+        with engine.open(index) as ix:
+            if queries is not None:
+                for result in ix.search_many(_read_queries(queries), k=k, filters=filters):
+                    if as_json:
+                        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+                    elif result.error:
+                        typer.echo(f"{queries}:{result.line}: {result.error}", err=True)
+                    else:
+                        _print_hits(result.hits, f"search: {result.query} ({result.elapsed_ms:.1f} ms)")
+                return
+            hits = ix.search(query, k=k, filters=filters)
     if as_json:
-        _print_json({"query": query, "hits": [hit.to_dict() for hit in hits]})
+        _print_json({"query": query, "filters": filters.to_dict(), "hits": [hit.to_dict() for hit in hits]})
     else:
         _print_hits(hits, f"search: {query}")
+
+
+def _filters(category, since, until, topic, level):
+    from engine.filters import Filters
+
+    return Filters(categories=tuple(category or ()), since=since, until=until, topic=topic, level=level)
+
+
+def _read_queries(path: Path) -> list[tuple[int, str]]:
+    """(line number, text) for every non-blank line."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read queries ({exc})") from exc
+    return [(number, line.strip()) for number, line in enumerate(lines, start=1) if line.strip()]
 
 
 @app.command()
@@ -204,14 +248,19 @@ def related(
     k: KOpt = 10,
     topic: TopicOpt = None,
     level: LevelOpt = "fine",
+    category: CategoryOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Papers related to a paper in the index."""
     import engine
 
-    with _user_errors(), engine.open(index) as ix:
-        source = ix.paper(paper_id)
-        hits = ix.related(paper_id, k=k, topic=topic, level=level)
+    with _user_errors():
+        filters = _filters(category, since, until, topic, level)
+        with engine.open(index) as ix:
+            source = ix.paper(paper_id)
+            hits = ix.related(paper_id, k=k, filters=filters)
     if as_json:
         _print_json({"paper": source.id, "title": source.title, "hits": [hit.to_dict() for hit in hits]})
     else:

@@ -9,13 +9,17 @@ built with.
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from engine import query, store, topic_store, vectors
 from engine.embed import Embedder, embedder_like
-from engine.errors import UnknownTopic
+from engine.errors import QueryError, UnknownTopic
+from engine.filters import Filters, allowed_rows
 from engine.maps import MapData
 from engine.papers import Paper, normalize_id
 from engine.topic_store import Topic
@@ -55,17 +59,39 @@ class PaperIndex:
                 self._embedder = embedder_like(self.manifest["model"])
             return self._embedder
 
-    def search(self, text: str, k: int = 10, topic: int | None = None, level: str = "fine") -> list[query.Hit]:
-        """Papers nearest in meaning to ``text``, optionally only within one topic."""
+    def search(
+        self, text: str, k: int = 10, topic: int | None = None, level: str = "fine", filters: Filters | None = None
+    ) -> list[query.Hit]:
+        """Papers nearest in meaning to ``text``, optionally within one topic or filters."""
         text = query.check_query(text)
         k = query.check_k(k)
-        allowed = self._topic_rows(topic, level)
+        allowed = self._allowed(topic, level, filters)
         vector = self.embedder().embed([text])
         return query.nearest(self._artifact, self._faiss, vector, k, allowed=allowed)
 
-    def related(self, paper_id: str, k: int = 10, topic: int | None = None, level: str = "fine") -> list[query.Hit]:
+    def search_many(
+        self, queries: Iterable[str | tuple[int, str]], k: int = 10, filters: Filters | None = None
+    ) -> Iterator[query.BatchAnswer]:
+        """Answers for many queries, one at a time as they come (the model loads once).
+        Items are texts or (line number, text); a bad query is an answer with an error,
+        not the end of the batch."""
+        k = query.check_k(k)
+        allowed = self._allowed(None, "fine", filters)  # the same rows for every query
+        for number, item in enumerate(queries, start=1):
+            line, text = item if isinstance(item, tuple) else (number, item)
+            tick = time.perf_counter()
+            try:
+                vector = self.embedder().embed([query.check_query(text)])
+                hits = query.nearest(self._artifact, self._faiss, vector, k, allowed=allowed)
+                yield query.BatchAnswer(line, text, hits, (time.perf_counter() - tick) * 1000)
+            except QueryError as exc:
+                yield query.BatchAnswer(line, text, [], (time.perf_counter() - tick) * 1000, error=str(exc))
+
+    def related(
+        self, paper_id: str, k: int = 10, topic: int | None = None, level: str = "fine", filters: Filters | None = None
+    ) -> list[query.Hit]:
         """Papers nearest to the paper ``paper_id`` (which must be in the index)."""
-        allowed = self._topic_rows(topic, level)
+        allowed = self._allowed(topic, level, filters)
         return query.related(self._artifact, self._faiss, paper_id, query.check_k(k), allowed)
 
     # --- topics ---------------------------------------------------------------
@@ -114,11 +140,13 @@ class PaperIndex:
             coarse_topics=[summary(t) for t in self.topics("coarse")],
         )
 
-    def _topic_rows(self, topic: int | None, level: str) -> list[int] | None:
-        if topic is None:
-            return None
-        self.topic(topic, level)
-        return topic_store.rows_in(self._artifact.db, level, int(topic))
+    def _allowed(self, topic: int | None, level: str, filters: Filters | None) -> list[int] | None:
+        """Rows a query may return (None: all); ``topic``/``level`` are shorthand for a topic filter."""
+        if topic is not None:
+            filters = replace(filters or Filters(), topic=topic, level=level)
+        if filters is not None and filters.topic is not None:
+            self.topic(filters.topic, filters.level)  # an unknown topic is an error, not an empty answer
+        return allowed_rows(self._artifact, filters)
 
     def _no_topic_message(self, topic_id: int, level: str) -> str:
         if not self.has_topics():

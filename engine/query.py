@@ -43,6 +43,23 @@ class Hit:
         }
 
 
+@dataclass
+class BatchAnswer:
+    """One line of a batch of queries: its hits, or why it has none."""
+
+    line: int
+    query: str
+    hits: list[Hit]
+    elapsed_ms: float
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        out = {"line": self.line, "query": self.query, "elapsed_ms": round(self.elapsed_ms, 2)}
+        if self.error:
+            return {**out, "error": self.error}
+        return {**out, "hits": [hit.to_dict() for hit in self.hits]}
+
+
 def check_k(k: int) -> int:
     if not isinstance(k, int) or isinstance(k, bool) or k < 1 or k > MAX_K:
         raise QueryError(f"k must be a whole number from 1 to {MAX_K}, not {k!r}")
