@@ -267,6 +267,40 @@ def related(
         _print_hits(hits, f"related to {source.id}: {source.title}")
 
 
+@app.command()
+def recommend(
+    like: Annotated[list[str], typer.Option("--like", help="A paper you like (arXiv id). Repeatable.")],
+    unlike: Annotated[
+        list[str] | None, typer.Option("--unlike", help="A paper you do not want more of. Repeatable.")
+    ] = None,
+    index: IndexOpt = DEFAULT_INDEX,
+    k: KOpt = 10,
+    method: Annotated[str, typer.Option("--method", help="rocchio (default, measured best) or svm.")] = "rocchio",
+    topic: TopicOpt = None,
+    level: LevelOpt = "fine",
+    category: CategoryOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Papers like the ones you like and unlike the ones you don't, with why."""
+    import engine
+
+    with _user_errors():
+        filters = _filters(category, since, until, topic, level)
+        with engine.open(index) as ix:
+            recs = ix.recommend(like, unlike or [], k=k, filters=filters, method=method)
+    if as_json:
+        _print_json({"like": like, "unlike": unlike or [], "method": method, "hits": [r.to_dict() for r in recs]})
+        return
+    _print_hits([r.hit for r in recs], f"recommended ({method}) from {len(like)} liked, {len(unlike or [])} unliked")
+    for r in recs:
+        words = ", ".join(r.because["words"]) or "-"
+        typer.echo(
+            f"  {r.hit.rank:>2}. {r.hit.paper.id}: like {r.because['like']} ({r.because['similarity']:.2f}); {words}"
+        )
+
+
 @app.command("topics")
 def topics_command(
     index: IndexOpt = DEFAULT_INDEX,

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from engine import query, store, topic_store, vectors
+from engine import recommend as recommend_mod
 from engine.embed import Embedder, embedder_like
 from engine.errors import QueryError, UnknownTopic
 from engine.filters import Filters, allowed_rows
@@ -86,6 +87,21 @@ class PaperIndex:
                 yield query.BatchAnswer(line, text, hits, (time.perf_counter() - tick) * 1000)
             except QueryError as exc:
                 yield query.BatchAnswer(line, text, [], (time.perf_counter() - tick) * 1000, error=str(exc))
+
+    def recommend(
+        self,
+        like: Sequence[str],
+        unlike: Sequence[str] = (),
+        k: int = 10,
+        filters: Filters | None = None,
+        method: str = recommend_mod.DEFAULT_METHOD,
+    ) -> list[recommend_mod.Recommendation]:
+        """Papers like ``like`` and unlike ``unlike`` (ids in the index), inputs excluded,
+        each with what drove it (see :mod:`engine.recommend`)."""
+        allowed = self._allowed(None, "fine", filters)
+        return recommend_mod.recommend(
+            self._artifact, self._faiss, list(like), list(unlike), query.check_k(k), allowed, method
+        )
 
     def related(
         self, paper_id: str, k: int = 10, topic: int | None = None, level: str = "fine", filters: Filters | None = None

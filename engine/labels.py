@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -51,7 +52,8 @@ directly type types kind kinds
 """
 
 
-def _stop_words() -> frozenset[str]:
+@functools.cache
+def stop_words() -> frozenset[str]:
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
     return frozenset(ENGLISH_STOP_WORDS) | frozenset(_BOILERPLATE.split())
@@ -92,7 +94,7 @@ def label_topics(
     (-1 for outliers, which get no label)."""
     from sklearn.feature_extraction.text import CountVectorizer
 
-    stop = _stop_words()
+    stop = stop_words()
     ids = [int(t) for t in np.unique(topics[topics >= 0])]
     if not ids:
         return {}

@@ -49,3 +49,14 @@ def demo_index(tmp_path_factory: pytest.TempPathFactory, demo_digest: Path, embe
     path = tmp_path_factory.mktemp("indexes") / "demo"
     build([demo_digest], path, Options(embedder=embedder, progress=False))
     return path
+
+
+@pytest.fixture(scope="session")
+def corpus_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """300 astro-ph.GA and cs.CL papers with topics, on the static backend (instant
+    embedding: these tests are about the query layer); tests must not modify it."""
+    from engine.build import Options, build
+
+    path = tmp_path_factory.mktemp("corpus") / "ix"
+    build([CORPUS_SAMPLE], path, Options(backend="static", progress=False))
+    return path

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 import engine
-from engine.build import Options, build
 from engine.errors import QueryError
 from engine.filters import Filters
 from engine.sources import read_papers
@@ -23,10 +22,8 @@ PAPERS = read_papers(CORPUS_SAMPLE).papers
 
 
 @pytest.fixture(scope="module")
-def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("filters") / "ix"
-    build([CORPUS_SAMPLE], path, Options(backend="static", progress=False))
-    return path
+def index(corpus_index: Path) -> Path:
+    return corpus_index
 
 
 def _matching(predicate) -> set[str]:
