@@ -26,6 +26,17 @@ import numpy as np
 from common import DEFAULT_DATA, peak_rss_mb, write_json
 
 
+def _labels(path: Path) -> dict[str, str]:
+    """The evaluation label (primary category) of each paper id."""
+    import gzip
+    import json
+
+    from engine.papers import normalize_id
+
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        return {normalize_id(r["id"]): r["label"] for r in map(json.loads, lines)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -49,7 +60,8 @@ def main() -> None:
         with engine.open(index) as ix:
             artifact = ix._artifact
             ids = artifact.ids()
-            labels = np.array([p.primary_category for _, p, _ in artifact.all_papers()])
+            label_of = _labels(args.data / "eval" / "clustering-24x300.jsonl.gz")
+            labels = np.array([label_of[i] for i in ids])
             categories = sorted(set(labels))
             matrix = np.asarray(artifact.vectors, dtype=np.float32)
             centroids = np.stack([matrix[labels == c].mean(axis=0) for c in categories])
@@ -80,7 +92,7 @@ def main() -> None:
                         tick = time.perf_counter()
                         recs = ix.recommend(like, negatives, k=10, method=method)
                         figures["ms"].append((time.perf_counter() - tick) * 1000)
-                        got = [r.hit.paper.primary_category for r in recs]
+                        got = [label_of[r.hit.paper.id] for r in recs]
                         figures["p10" + suffix].append(sum(g == category for g in got) / 10)
                         figures["rival_share" + suffix].append(sum(g == rival for g in got) / 10)
                 results[method] = {key: round(float(np.mean(v)), 4) for key, v in figures.items()}

@@ -200,6 +200,9 @@ def search(
     queries: Annotated[
         Path | None, typer.Option("--queries", help="A file of queries, one per line (with --json: JSON lines out).")
     ] = None,
+    mode: Annotated[
+        str, typer.Option("--mode", help="hybrid (default: meaning + words), dense (meaning) or lexical (BM25).")
+    ] = "hybrid",
     as_json: JsonOpt = False,
 ) -> None:
     """Papers nearest in meaning to a text query (or to each line of --queries FILE)."""
@@ -211,7 +214,7 @@ def search(
             raise QueryError("give either a query or --queries FILE")
         with engine.open(index) as ix:
             if queries is not None:
-                for result in ix.search_many(_read_queries(queries), k=k, filters=filters):
+                for result in ix.search_many(_read_queries(queries), k=k, filters=filters, mode=mode):
                     if as_json:
                         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
                     elif result.error:
@@ -219,9 +222,11 @@ def search(
                     else:
                         _print_hits(result.hits, f"search: {result.query} ({result.elapsed_ms:.1f} ms)")
                 return
-            hits = ix.search(query, k=k, filters=filters)
+            hits = ix.search(query, k=k, filters=filters, mode=mode)
     if as_json:
-        _print_json({"query": query, "filters": filters.to_dict(), "hits": [hit.to_dict() for hit in hits]})
+        _print_json(
+            {"query": query, "mode": mode, "filters": filters.to_dict(), "hits": [hit.to_dict() for hit in hits]}
+        )
     else:
         _print_hits(hits, f"search: {query}")
 

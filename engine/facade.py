@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import query, store, topic_store, vectors
+from engine import lexical, query, store, topic_store, vectors
 from engine import recommend as recommend_mod
 from engine.embed import Embedder, embedder_like
 from engine.errors import QueryError, UnknownTopic
@@ -26,6 +26,8 @@ from engine.papers import Paper, normalize_id
 from engine.topic_store import Topic
 
 DEFAULT_INDEX = Path("indexes") / "default"
+DEFAULT_MODE = "hybrid"  # measured best by benchmarks/search.py (see README)
+FUSION_DEPTH = 50  # candidates taken from each ranking before fusion
 
 
 class PaperIndex:
@@ -61,29 +63,53 @@ class PaperIndex:
             return self._embedder
 
     def search(
-        self, text: str, k: int = 10, topic: int | None = None, level: str = "fine", filters: Filters | None = None
+        self,
+        text: str,
+        k: int = 10,
+        topic: int | None = None,
+        level: str = "fine",
+        filters: Filters | None = None,
+        mode: str = DEFAULT_MODE,
     ) -> list[query.Hit]:
-        """Papers nearest in meaning to ``text``, optionally within one topic or filters."""
+        """Papers for a text query, optionally within one topic or filters. ``mode``:
+        ``dense`` (meaning), ``lexical`` (BM25 words, phrases, author names) or ``hybrid``
+        (both, fused by reciprocal rank)."""
         text = query.check_query(text)
         k = query.check_k(k)
+        mode = lexical.check_mode(mode)
         allowed = self._allowed(topic, level, filters)
-        vector = self.embedder().embed([text])
-        return query.nearest(self._artifact, self._faiss, vector, k, allowed=allowed)
+        return self._search(text, k, allowed, mode)
+
+    def _search(self, text: str, k: int, allowed: list[int] | None, mode: str) -> list[query.Hit]:
+        if mode == "dense":
+            return query.nearest(self._artifact, self._faiss, self.embedder().embed([text]), k, allowed=allowed)
+        allowed_set = None if allowed is None else set(allowed)
+        if mode == "lexical":
+            return query.hits_for(self._artifact, lexical.lexical_rows(self._artifact.db, text, k, allowed_set))
+        depth = max(FUSION_DEPTH, 2 * k)
+        dense = query.dense_rows(self._faiss, self.embedder().embed([text]), depth, allowed)
+        words = lexical.lexical_rows(self._artifact.db, text, depth, allowed_set)
+        fused = lexical.fuse([[r for r, _ in dense], [r for r, _ in words]], k)
+        return query.hits_for(self._artifact, fused)
 
     def search_many(
-        self, queries: Iterable[str | tuple[int, str]], k: int = 10, filters: Filters | None = None
+        self,
+        queries: Iterable[str | tuple[int, str]],
+        k: int = 10,
+        filters: Filters | None = None,
+        mode: str = DEFAULT_MODE,
     ) -> Iterator[query.BatchAnswer]:
         """Answers for many queries, one at a time as they come (the model loads once).
         Items are texts or (line number, text); a bad query is an answer with an error,
         not the end of the batch."""
         k = query.check_k(k)
+        mode = lexical.check_mode(mode)
         allowed = self._allowed(None, "fine", filters)  # the same rows for every query
         for number, item in enumerate(queries, start=1):
             line, text = item if isinstance(item, tuple) else (number, item)
             tick = time.perf_counter()
             try:
-                vector = self.embedder().embed([query.check_query(text)])
-                hits = query.nearest(self._artifact, self._faiss, vector, k, allowed=allowed)
+                hits = self._search(query.check_query(text), k, allowed, mode)
                 yield query.BatchAnswer(line, text, hits, (time.perf_counter() - tick) * 1000)
             except QueryError as exc:
                 yield query.BatchAnswer(line, text, [], (time.perf_counter() - tick) * 1000, error=str(exc))

@@ -75,6 +75,25 @@ def check_query(text: str) -> str:
     return text
 
 
+def dense_rows(
+    index, query_vector: np.ndarray, depth: int, allowed: list[int] | None = None
+) -> list[tuple[int, float]]:
+    """(row, cosine) of the ``depth`` nearest rows, within ``allowed`` when given."""
+    if allowed is not None and not allowed:
+        return []
+    chosen = None if allowed is None else np.array(allowed, dtype=np.int64)
+    scores, rows = vectors.search(index, query_vector, depth, chosen)
+    return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
+
+
+def hits_for(artifact: Artifact, picked: list[tuple[int, float]]) -> list[Hit]:
+    """Hits for (row, score) pairs in rank order, each with its paper and topic."""
+    found = [row for row, _ in picked]
+    papers = artifact.papers_by_rows(found)
+    topics = topic_store.refs_for_rows(artifact.db, found)
+    return [Hit(papers[row], score, rank, topics.get(row)) for rank, (row, score) in enumerate(picked, start=1)]
+
+
 def nearest(
     artifact: Artifact,
     index,
@@ -85,16 +104,8 @@ def nearest(
 ) -> list[Hit]:
     """The ``k`` papers nearest to ``query_vector``, skipping the rows in ``exclude``
     and, when ``allowed`` is given, keeping only those rows. Each hit carries its topic."""
-    if allowed is not None and not allowed:
-        return []
-    chosen = None if allowed is None else np.array(allowed, dtype=np.int64)
-    scores, rows = vectors.search(index, query_vector, k + len(exclude), chosen)
-    picked = [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0 and int(r) not in exclude]
-    picked = picked[:k]
-    found = [row for row, _ in picked]
-    papers = artifact.papers_by_rows(found)
-    topics = topic_store.refs_for_rows(artifact.db, found)
-    return [Hit(papers[row], score, rank, topics.get(row)) for rank, (row, score) in enumerate(picked, start=1)]
+    picked = [(r, s) for r, s in dense_rows(index, query_vector, k + len(exclude), allowed) if r not in exclude]
+    return hits_for(artifact, picked[:k])
 
 
 def row_for_id(artifact: Artifact, paper_id: str) -> int:

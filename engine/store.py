@@ -37,10 +37,12 @@ from pathlib import Path
 
 import numpy as np
 
+from engine import lexical
 from engine.errors import IndexBusy, IndexCorrupt, IndexNotFound, QueryError
 from engine.papers import Paper
 
-SCHEMA_VERSION = 2  # 2: topic tables
+SCHEMA_VERSION = 3  # 2: topic tables; 3: FTS5 lexical index
+READABLE_SCHEMAS = (2, 3)  # a version-2 index answers everything but lexical and hybrid search
 MANIFEST = "manifest.json"
 PAPERS_DB = "papers.sqlite"
 VECTORS = "vectors.npy"
@@ -108,7 +110,7 @@ def read_manifest(version_dir: Path) -> dict:
         manifest = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise IndexCorrupt(f"{path}: unreadable manifest ({exc})") from exc
-    if manifest.get("schema_version") != SCHEMA_VERSION:
+    if manifest.get("schema_version") not in READABLE_SCHEMAS:
         raise IndexCorrupt(
             f"{path}: schema version {manifest.get('schema_version')!r}, this paperscope reads {SCHEMA_VERSION}; rebuild the index"
         )
@@ -273,6 +275,7 @@ class VersionWriter:
                 ),
             )
             db.commit()
+            lexical.write_fts(db)
         finally:
             db.close()
 
@@ -301,6 +304,13 @@ class VersionWriter:
                 except OSError:
                     pass
             shutil.copyfile(source, target)  # contents only: the published copy is read-only
+            if name == PAPERS_DB:
+                db = sqlite3.connect(target)
+                try:
+                    if not lexical.has_fts(db):  # from a schema-2 version: add what 3 has
+                        lexical.write_fts(db)
+                finally:
+                    db.close()
 
     def publish(self, manifest: dict) -> Path:
         """Checksum, sync, rename into place, swap ``CURRENT``; returns the version folder."""
