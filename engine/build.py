@@ -67,6 +67,7 @@ class Options:
     model: str | Path | None = None
     backend: str = "auto"  # see engine.embed.BACKENDS
     embed_chunk: int = EMBED_CHUNK  # texts embedded (and committed to the cache) at a time
+    index_type: str = "auto"  # flat, hnsw or ivf; auto: flat up to vectors.FLAT_MAX papers
     use_cache: bool = True
     progress: bool = True
     topics: bool = True
@@ -92,7 +93,7 @@ def build(inputs: Sequence[str | Path], index_dir: str | Path, options: Options 
                 before = topic_stage.previous_topics(previous, papers) if previous else None
                 result = topic_stage.fit_topics(papers, done.vectors, embedder.embed, options.topic_params, before)
                 report.seconds["topics"] = time.perf_counter() - tick
-            _publish(report, papers, done.vectors, done.hashes, embedder, result, inputs)
+            _publish(report, papers, done.vectors, done.hashes, embedder, result, inputs, options)
         finally:
             if previous is not None:
                 previous.close()
@@ -122,7 +123,7 @@ def add(inputs: Sequence[str | Path], index_dir: str | Path, options: Options | 
                 summary = previous.manifest.get("topics") or {}
                 result = topic_stage.extend_topics(before, done.vectors, stale, summary)
                 report.seconds["topics"] = time.perf_counter() - tick
-            _publish(report, merged, done.vectors, done.hashes, embedder, result, inputs)
+            _publish(report, merged, done.vectors, done.hashes, embedder, result, inputs, options)
         finally:
             previous.close()
     return report
@@ -205,13 +206,15 @@ def _publish(
     embedder: Embedder,
     result: topic_stage.TopicResult | None,
     inputs: Sequence[str | Path],
+    options: Options,
 ) -> None:
     """Write every file of a new version and make it live."""
     writer = store.VersionWriter(report.index_dir)
     try:
         tick = time.perf_counter()
-        spec = vectors.index_spec("flat")
-        vectors.save_index(vectors.build_index(matrix, spec), writer.file(store.FAISS_INDEX))
+        kind = vectors.choose_type(len(matrix), options.index_type)
+        index, spec = vectors.build_index(matrix, kind, seed=options.topic_params.seed)
+        vectors.save_index(index, writer.file(store.FAISS_INDEX))
         report.seconds["index"] = time.perf_counter() - tick
         tick = time.perf_counter()
         writer.write_vectors(matrix)

@@ -151,6 +151,10 @@ def build(
     topics: TopicsOpt = True,
     seed: SeedOpt = 42,
     clusterer: ClustererOpt = "graph",
+    index_type: Annotated[
+        str,
+        typer.Option("--index-type", help="auto (exact up to 200k papers, then IVF-SQ8), flat, hnsw or ivf."),
+    ] = "auto",
     as_json: JsonOpt = False,
 ) -> None:
     """Build an index from papers (replaces what the index held)."""
@@ -165,6 +169,7 @@ def build(
             progress=not as_json,
             topics=topics,
             topic_params=TopicParams(seed=seed, clusterer=clusterer),
+            index_type=index_type,
         )
         report = builder.build(inputs, index, options)
     _print_report(report, as_json, "built")

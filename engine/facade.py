@@ -35,7 +35,9 @@ class PaperIndex:
 
     def __init__(self, artifact: store.Artifact, embedder: Embedder | None = None) -> None:
         self._artifact = artifact
-        self._faiss = vectors.load_index(artifact.faiss_path, int(artifact.manifest["counts"]["papers"]))
+        self._faiss = vectors.load_index(
+            artifact.faiss_path, int(artifact.manifest["counts"]["papers"]), artifact.manifest.get("index")
+        )
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
 
@@ -87,7 +89,7 @@ class PaperIndex:
         if mode == "lexical":
             return query.hits_for(self._artifact, lexical.lexical_rows(self._artifact.db, text, k, allowed_set))
         depth = max(FUSION_DEPTH, 2 * k)
-        dense = query.dense_rows(self._faiss, self.embedder().embed([text]), depth, allowed)
+        dense = query.dense_rows(self._artifact, self._faiss, self.embedder().embed([text]), depth, allowed)
         words = lexical.lexical_rows(self._artifact.db, text, depth, allowed_set)
         fused = lexical.fuse([[r for r, _ in dense], [r for r, _ in words]], k)
         return query.hits_for(self._artifact, fused)

@@ -76,13 +76,14 @@ def check_query(text: str) -> str:
 
 
 def dense_rows(
-    index, query_vector: np.ndarray, depth: int, allowed: list[int] | None = None
+    artifact: Artifact, index, query_vector: np.ndarray, depth: int, allowed: list[int] | None = None
 ) -> list[tuple[int, float]]:
     """(row, cosine) of the ``depth`` nearest rows, within ``allowed`` when given."""
     if allowed is not None and not allowed:
         return []
     chosen = None if allowed is None else np.array(allowed, dtype=np.int64)
-    scores, rows = vectors.search(index, query_vector, depth, chosen)
+    spec = artifact.manifest.get("index")
+    scores, rows = vectors.search(index, query_vector, depth, chosen, rerank_with=artifact.vectors, spec=spec)
     return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
 
 
@@ -104,7 +105,9 @@ def nearest(
 ) -> list[Hit]:
     """The ``k`` papers nearest to ``query_vector``, skipping the rows in ``exclude``
     and, when ``allowed`` is given, keeping only those rows. Each hit carries its topic."""
-    picked = [(r, s) for r, s in dense_rows(index, query_vector, k + len(exclude), allowed) if r not in exclude]
+    picked = [
+        (r, s) for r, s in dense_rows(artifact, index, query_vector, k + len(exclude), allowed) if r not in exclude
+    ]
     return hits_for(artifact, picked[:k])
 
 

@@ -1,63 +1,189 @@
-"""FAISS index build, save, load and search: plain functions, numpy in and out.
+"""FAISS: index choice, build with measured recall, save, load and search.
 
 Rows of the FAISS index are the rows of ``vectors.npy`` and the ``row`` column of the
 papers table, so no id map is needed. Vectors are unit norm, so inner product is
 cosine similarity.
+
+Up to ``FLAT_MAX`` papers the index is exact (Flat). Beyond, an ANN index is built and
+its search parameter tuned on a held-out sample of the collection's own vectors until
+recall@10 against exact search reaches ``TARGET_RECALL``; the recall measured goes
+into the manifest. ``hnsw`` keeps full vectors in a graph; ``ivf`` stores 8-bit scalar
+quantized codes (4x smaller) in 4*sqrt(n) lists and re-ranks its candidates exactly
+from the memory-mapped ``vectors.npy``.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-from engine.errors import IndexCorrupt
+from engine.errors import IndexCorrupt, QueryError
+
+INDEX_TYPES = ("auto", "flat", "hnsw", "ivf")
+FLAT_MAX = 200_000  # exact search stays under ~10 ms per query up to here (benchmarks/search.py)
+TARGET_RECALL = 0.95
+TUNING_QUERIES = 500
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+EF_STEPS = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
+NPROBE_STEPS = (1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
+RERANK_FACTOR = 4  # ivf: candidates re-ranked exactly per result wanted
+EXACT_FILTER_MAX = 100_000  # a filter allowing at most this many rows is searched exactly
 
 
-def index_spec(kind: str = "flat") -> dict:
-    """How the index was built, for the manifest."""
-    if kind != "flat":
-        raise ValueError(f"unknown index type {kind!r}")
-    return {"type": "flat", "metric": "inner_product", "faiss": "IndexFlatIP"}
+def choose_type(n: int, requested: str = "auto") -> str:
+    if requested not in INDEX_TYPES:
+        raise QueryError(f"index type must be one of {', '.join(INDEX_TYPES)}, not {requested!r}")
+    if requested != "auto":
+        return requested
+    return "flat" if n <= FLAT_MAX else "ivf"
 
 
-def build_index(vectors: np.ndarray, spec: dict | None = None) -> faiss.Index:
-    """An exact inner-product index over ``vectors`` (float32 ``[n, d]``)."""
-    spec = spec or index_spec()
-    if spec["type"] != "flat":
-        raise ValueError(f"unknown index type {spec['type']!r}")
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    return index
+def build_index(matrix: np.ndarray, kind: str = "flat", seed: int = 42) -> tuple[faiss.Index, dict]:
+    """The index over ``matrix`` (float32 ``[n, d]``) and its manifest spec."""
+    matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+    n, d = matrix.shape
+    if kind == "flat":
+        index = faiss.IndexFlatIP(d)
+        index.add(matrix)
+        return index, {"type": "flat", "metric": "inner_product", "faiss": "IndexFlatIP", "recall_at_10": 1.0}
+    if kind == "hnsw":
+        index = faiss.IndexHNSWFlat(d, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.add(matrix)
+        spec = {"type": "hnsw", "metric": "inner_product", "faiss": "IndexHNSWFlat", "M": HNSW_M}
+        return index, _tune(index, matrix, spec, "efSearch", EF_STEPS, seed)
+    if kind == "ivf":
+        nlist = max(1, min(int(4 * math.sqrt(n)), n // 39 or 1))  # FAISS wants >= 39 points per list
+        quantizer = faiss.IndexFlatIP(d)
+        index = faiss.IndexIVFScalarQuantizer(
+            quantizer, d, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+        )
+        rng = np.random.default_rng(seed)
+        sample = matrix[rng.choice(n, size=min(n, 256 * nlist, 200_000), replace=False)]
+        index.cp.seed = seed
+        index.train(sample)
+        index.add(matrix)
+        spec = {
+            "type": "ivf",
+            "metric": "inner_product",
+            "faiss": "IndexIVFScalarQuantizer(SQ8)",
+            "nlist": nlist,
+            "rerank_factor": RERANK_FACTOR,
+        }
+        return index, _tune(index, matrix, spec, "nprobe", NPROBE_STEPS, seed)
+    raise QueryError(f"unknown index type {kind!r}")
+
+
+def _tune(index: faiss.Index, matrix: np.ndarray, spec: dict, knob: str, steps, seed: int) -> dict:
+    """The smallest setting of ``knob`` whose recall@10 (each query's own row excluded)
+    reaches the target on a held-out sample; the largest one if none does."""
+    rng = np.random.default_rng(seed + 1)
+    rows = rng.choice(len(matrix), size=min(TUNING_QUERIES, len(matrix)), replace=False)
+    queries = matrix[rows]
+    exact = _exact_top(matrix, queries, 11)
+    truth = [set(r[r != q][:10]) for r, q in zip(exact, rows, strict=True)]
+    recall = 0.0
+    for value in steps:
+        configure(index, {**spec, knob: value})
+        _, found = search(index, queries, 11, rerank_with=matrix, spec={**spec, knob: value})
+        got = [set(f[(f != q) & (f >= 0)][:10]) for f, q in zip(found, rows, strict=True)]
+        recall = float(np.mean([len(a & b) / max(len(a), 1) for a, b in zip(truth, got, strict=True)]))
+        if recall >= TARGET_RECALL:
+            break
+    return {**spec, knob: value, "recall_at_10": round(recall, 4), "tuning_queries": len(rows)}
+
+
+def _exact_top(matrix: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    exact = faiss.IndexFlatIP(matrix.shape[1])
+    exact.add(matrix)
+    return exact.search(queries, k)[1]
+
+
+def configure(index: faiss.Index, spec: dict | None) -> None:
+    """Apply the tuned search parameter recorded in the manifest."""
+    if not spec:
+        return
+    if spec.get("type") == "hnsw":
+        index.hnsw.efSearch = int(spec["efSearch"])
+    elif spec.get("type") == "ivf":
+        index.nprobe = int(spec["nprobe"])
 
 
 def save_index(index: faiss.Index, path: Path) -> None:
     faiss.write_index(index, str(path))
 
 
-def load_index(path: Path, expected_rows: int | None = None) -> faiss.Index:
+def load_index(path: Path, expected_rows: int | None = None, spec: dict | None = None) -> faiss.Index:
     try:
-        index = faiss.read_index(str(path))
+        if (spec or {}).get("type") == "ivf":  # inverted lists stay on disk, paged in on demand
+            index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+        else:
+            index = faiss.read_index(str(path))
     except RuntimeError as exc:  # FAISS reports a damaged file as a RuntimeError
         raise IndexCorrupt(f"{path}: unreadable FAISS index ({str(exc).splitlines()[0]})") from exc
     if expected_rows is not None and index.ntotal != expected_rows:
         raise IndexCorrupt(f"{path}: {index.ntotal} vectors, the manifest says {expected_rows}")
+    configure(index, spec)
     return index
 
 
 def search(
-    index: faiss.Index, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+    index: faiss.Index,
+    queries: np.ndarray,
+    k: int,
+    allowed: np.ndarray | None = None,
+    rerank_with: np.ndarray | None = None,
+    spec: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top ``k`` rows per query: (scores ``[q, k]``, rows ``[q, k]``; -1 marks no hit).
 
-    ``allowed`` restricts the answer to those rows inside FAISS (an ID selector), so a
-    selective filter still yields k results when k exist."""
+    ``allowed`` restricts the answer to those rows: exactly over those rows when they
+    are few (an ANN graph walk would miss them), else inside FAISS with an ID selector,
+    so a selective filter still yields k results when k exist. ``rerank_with`` (the
+    full vectors) turns an IVF-SQ8 candidate list into exact scores."""
     queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+    kind = (spec or {}).get("type", "flat")
     k = max(1, min(k, index.ntotal)) if index.ntotal else 1
-    if allowed is None:
-        return index.search(queries, k)
-    allowed = np.ascontiguousarray(allowed, dtype=np.int64)
-    selector = faiss.IDSelectorBatch(len(allowed), faiss.swig_ptr(allowed))
-    return index.search(queries, k, params=faiss.SearchParameters(sel=selector))
+    if allowed is not None and kind != "flat" and rerank_with is not None and len(allowed) <= EXACT_FILTER_MAX:
+        return _exact_within(rerank_with, queries, k, np.asarray(allowed, dtype=np.int64))
+    params = None
+    if allowed is not None:
+        allowed = np.ascontiguousarray(allowed, dtype=np.int64)
+        selector = faiss.IDSelectorBatch(len(allowed), faiss.swig_ptr(allowed))
+        if kind == "hnsw":
+            params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(index.hnsw.efSearch, 2 * k))
+        elif kind == "ivf":
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=index.nprobe)
+        else:
+            params = faiss.SearchParameters(sel=selector)
+    if kind == "ivf" and rerank_with is not None:
+        depth = min(index.ntotal, k * RERANK_FACTOR)
+        _, candidates = index.search(queries, depth, params=params)
+        return _rerank(rerank_with, queries, candidates, k)
+    return index.search(queries, k, params=params)
+
+
+def _rerank(matrix: np.ndarray, queries: np.ndarray, candidates: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+    rows = np.full((len(queries), k), -1, dtype=np.int64)
+    for i, found in enumerate(candidates):
+        found = found[found >= 0]
+        exact = np.asarray(matrix[np.sort(found)], dtype=np.float32) @ queries[i]
+        order = np.argsort(-exact, kind="stable")[:k]
+        rows[i, : len(order)] = np.sort(found)[order]
+        scores[i, : len(order)] = exact[order]
+    return scores, rows
+
+
+def _exact_within(
+    matrix: np.ndarray, queries: np.ndarray, k: int, allowed: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    allowed = np.sort(allowed)
+    sims = queries @ np.asarray(matrix[allowed], dtype=np.float32).T
+    k = min(k, len(allowed))
+    top = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(sims, top, axis=1), allowed[top]
