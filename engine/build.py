@@ -67,7 +67,7 @@ class Options:
     model: str | Path | None = None
     backend: str = "auto"  # see engine.embed.BACKENDS
     embed_chunk: int = EMBED_CHUNK  # texts embedded (and committed to the cache) at a time
-    index_type: str = "auto"  # flat, hnsw or ivf; auto: flat up to vectors.FLAT_MAX papers
+    index_type: str = "auto"  # flat, hnsw or ivf; auto: by size (see vectors.choose_type)
     use_cache: bool = True
     progress: bool = True
     topics: bool = True

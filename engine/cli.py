@@ -153,7 +153,9 @@ def build(
     clusterer: ClustererOpt = "graph",
     index_type: Annotated[
         str,
-        typer.Option("--index-type", help="auto (exact up to 200k papers, then IVF-SQ8), flat, hnsw or ivf."),
+        typer.Option(
+            "--index-type", help="auto (exact up to 20k papers, HNSW up to 400k, then IVF-SQ8), flat, hnsw or ivf."
+        ),
     ] = "auto",
     as_json: JsonOpt = False,
 ) -> None:

@@ -82,8 +82,10 @@ def dense_rows(
     if allowed is not None and not allowed:
         return []
     chosen = None if allowed is None else np.array(allowed, dtype=np.int64)
-    spec = artifact.manifest.get("index")
-    scores, rows = vectors.search(index, query_vector, depth, chosen, rerank_with=artifact.vectors, spec=spec)
+    spec = artifact.manifest.get("index") or {}
+    # IVF re-ranks from the file row by row (bounded memory); exact filtered search scans the map.
+    full = artifact.row_reader if spec.get("type") == "ivf" and allowed is None else artifact.vectors
+    scores, rows = vectors.search(index, query_vector, depth, chosen, rerank_with=full, spec=spec)
     return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
 
 

@@ -22,6 +22,7 @@ Readers open a version's files once, read-only, so a writer never disturbs them.
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -189,8 +190,51 @@ class Artifact:
         for record in self.db.execute(f"SELECT {_COLUMNS} FROM papers ORDER BY row"):
             yield record[0], _paper_from_row(record), record[11]
 
+    @functools.cached_property
+    def row_reader(self) -> RowReader:
+        """The vectors read row by row with ``pread`` (for re-ranking without mapping)."""
+        return RowReader(self.path / VECTORS)
+
     def close(self) -> None:
         self.db.close()
+        if "row_reader" in self.__dict__:
+            self.row_reader.close()
+
+
+class RowReader:
+    """Rows of a float32 ``.npy`` file read with ``pread``: re-ranking touches a few dozen
+    rows per query, and a memory map would fault in whole neighbourhoods of pages
+    (kernel fault-around), growing RSS toward the file's size over many queries."""
+
+    def __init__(self, path: Path) -> None:
+        with open(path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(handle)
+            elif version == (2, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(handle)
+            else:
+                raise IndexCorrupt(f"{path}: unsupported .npy format version {version}")
+            self._offset = handle.tell()
+        if dtype != np.float32 or fortran or len(shape) != 2:
+            raise IndexCorrupt(f"{path}: expected a C-ordered float32 matrix, found {dtype} {shape}")
+        self.shape = shape
+        self._row_bytes = shape[1] * 4
+        self._fd = os.open(path, os.O_RDONLY)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows) -> np.ndarray:
+        rows = np.atleast_1d(np.asarray(rows, dtype=np.int64))
+        out = np.empty((len(rows), self.shape[1]), dtype=np.float32)
+        for i, row in enumerate(rows):
+            data = os.pread(self._fd, self._row_bytes, self._offset + int(row) * self._row_bytes)
+            out[i] = np.frombuffer(data, dtype=np.float32)
+        return out
+
+    def close(self) -> None:
+        os.close(self._fd)
 
 
 def _paper_from_row(record: tuple) -> Paper:

@@ -4,7 +4,8 @@ Rows of the FAISS index are the rows of ``vectors.npy`` and the ``row`` column o
 papers table, so no id map is needed. Vectors are unit norm, so inner product is
 cosine similarity.
 
-Up to ``FLAT_MAX`` papers the index is exact (Flat). Beyond, an ANN index is built and
+Up to ``FLAT_MAX`` papers the index is exact (Flat); up to ``HNSW_MAX`` an HNSW graph;
+beyond, IVF with 8-bit codes. An ANN index is built and
 its search parameter tuned on a held-out sample of the collection's own vectors until
 recall@10 against exact search reaches ``TARGET_RECALL``; the recall measured goes
 into the manifest. ``hnsw`` keeps full vectors in a graph; ``ivf`` stores 8-bit scalar
@@ -23,7 +24,12 @@ import numpy as np
 from engine.errors import IndexCorrupt, QueryError
 
 INDEX_TYPES = ("auto", "flat", "hnsw", "ivf")
-FLAT_MAX = 200_000  # exact search stays under ~10 ms per query up to here (benchmarks/search.py)
+# Measured by benchmarks/search_scale.py on this machine: exact search is bound by memory
+# bandwidth (87k papers: 12.8 ms per query, ~0.15 ms per 1k papers), HNSW answers in
+# 0.1 ms at recall 0.97 but keeps every vector in RAM (~1.8 kB per paper with its graph),
+# IVF-SQ8 needs ~0.4 kB per paper in RAM and re-ranks from the memory-mapped vectors.
+FLAT_MAX = 20_000  # exact up to here: ~3 ms per query
+HNSW_MAX = 400_000  # graph up to here: ~0.7 GB; IVF-SQ8 beyond, to stay under 1 GB at 1M
 TARGET_RECALL = 0.95
 TUNING_QUERIES = 500
 HNSW_M = 32
@@ -39,7 +45,9 @@ def choose_type(n: int, requested: str = "auto") -> str:
         raise QueryError(f"index type must be one of {', '.join(INDEX_TYPES)}, not {requested!r}")
     if requested != "auto":
         return requested
-    return "flat" if n <= FLAT_MAX else "ivf"
+    if n <= FLAT_MAX:
+        return "flat"
+    return "hnsw" if n <= HNSW_MAX else "ivf"
 
 
 def build_index(matrix: np.ndarray, kind: str = "flat", seed: int = 42) -> tuple[faiss.Index, dict]:
@@ -144,7 +152,8 @@ def search(
     ``allowed`` restricts the answer to those rows: exactly over those rows when they
     are few (an ANN graph walk would miss them), else inside FAISS with an ID selector,
     so a selective filter still yields k results when k exist. ``rerank_with`` (the
-    full vectors) turns an IVF-SQ8 candidate list into exact scores."""
+    full vectors: an array, or a ``store.RowReader`` that reads only the rows asked
+    for) turns an IVF-SQ8 candidate list into exact scores."""
     queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
     kind = (spec or {}).get("type", "flat")
     k = max(1, min(k, index.ntotal)) if index.ntotal else 1
@@ -167,7 +176,7 @@ def search(
     return index.search(queries, k, params=params)
 
 
-def _rerank(matrix: np.ndarray, queries: np.ndarray, candidates: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def _rerank(matrix, queries: np.ndarray, candidates: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
     rows = np.full((len(queries), k), -1, dtype=np.int64)
     for i, found in enumerate(candidates):

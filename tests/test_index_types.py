@@ -63,7 +63,8 @@ def test_every_type_serves_search_filters_and_related(tmp_path: Path, kind: str)
 
 def test_choice_by_size_and_override() -> None:
     assert vectors.choose_type(1_000) == "flat"
-    assert vectors.choose_type(vectors.FLAT_MAX + 1) == "ivf"
+    assert vectors.choose_type(vectors.FLAT_MAX + 1) == "hnsw"
+    assert vectors.choose_type(vectors.HNSW_MAX + 1) == "ivf"
     assert vectors.choose_type(10, "hnsw") == "hnsw"
     with pytest.raises(Exception, match="index type"):
         vectors.choose_type(10, "lsh")
