@@ -81,6 +81,7 @@ def main() -> None:
         for m in MODES
     }
     end_to_end = latency_on(args.index, [titles[pid] for pid in sample]) if args.index else None
+    agreement = related_agreement(args.data, args.backend)
     print(f"known-item search, {len(sample)} titles -> own abstract among {len(records)} papers")
     print(f"{'mode':8s} {'MRR@10':>7s} {'R@10':>6s} {'p50 ms':>7s} {'p99 ms':>7s}")
     for m, r in rows.items():
@@ -90,8 +91,30 @@ def main() -> None:
         for m in MODES:
             r = end_to_end[m]
             print(f"  {m:8s} p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms")
+    print(
+        f"related papers, share of the 10 nearest in the paper's own category (24x300 set, "
+        f"{agreement['papers']} papers): P@10 {agreement['p10']:.3f} (chance {1 / 24:.3f})"
+    )
     figures = {"n": len(records), "queries": len(sample), "modes": rows, "peak_rss_mb": peak_rss_mb()}
-    write_json(args.json, {**figures, "end_to_end": end_to_end})
+    write_json(args.json, {**figures, "end_to_end": end_to_end, "related_category_p10": agreement})
+
+
+def related_agreement(data: Path, backend: str, sample: int = 1000) -> dict:
+    """Precision@10 of ``related`` on primary category, over the 24x300 evaluation set."""
+    import engine
+    from engine.build import Options, build
+    from engine.papers import normalize_id
+
+    path = data / "eval" / "clustering-24x300.jsonl.gz"
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        label = {normalize_id(r["id"]): r["label"] for r in map(json.loads, lines)}
+    with tempfile.TemporaryDirectory(prefix="paperscope-related-") as tmp:
+        index = Path(tmp) / "eval"
+        build([path], index, Options(backend=backend, topics=False, progress=False))
+        ids = random.Random(0).sample(sorted(label), min(sample, len(label)))
+        with engine.open(index) as ix:
+            shares = [sum(label[h.paper.id] == label[pid] for h in ix.related(pid, k=10)) / 10 for pid in ids]
+    return {"papers": len(ids), "p10": round(sum(shares) / len(shares), 4)}
 
 
 def latency_on(index: Path, queries: list[str]) -> dict:

@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from engine.errors import InputError, PaperscopeError, QueryError, UnknownTopic
+from engine.errors import PaperscopeError, QueryError, UnknownTopic
 
 app = typer.Typer(
     name="paperscope",
@@ -38,16 +38,6 @@ CacheOpt = Annotated[bool, typer.Option("--cache/--no-cache", help="Use the embe
 Inputs = Annotated[list[Path], typer.Argument(help="Digest .md files, JSONL(.gz) files, or folders of them.")]
 LevelOpt = Annotated[str, typer.Option("--level", help="Topic level: fine or coarse.")]
 TopicOpt = Annotated[int | None, typer.Option("--topic", help="Only papers of this topic (see paperscope topics).")]
-CategoryOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--category", "-c", help="Only these categories: exact (cs.CV) or prefix (cs., astro-ph). Repeatable."
-    ),
-]
-SinceOpt = Annotated[
-    str | None, typer.Option("--since", help="Only papers dated on or after (2025, 2025-06, 2025-06-15).")
-]
-UntilOpt = Annotated[str | None, typer.Option("--until", help="Only papers dated on or before.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for UMAP, HDBSCAN and the map layout.")]
 TopicsOpt = Annotated[bool, typer.Option("--topics/--no-topics", help="Find topic clusters and the map.")]
 ClustererOpt = Annotated[str, typer.Option("--clusterer", help="graph (Louvain, default) or umap-hdbscan.")]
@@ -62,7 +52,7 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what
 
 
 @contextmanager
-def _user_errors() -> Iterator[None]:
+def user_errors() -> Iterator[None]:
     try:
         yield
     except PaperscopeError as exc:
@@ -77,7 +67,7 @@ def _stdout():
     return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 120)
 
 
-def _print_json(data: object) -> None:
+def print_json(data: object) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
 
 
@@ -91,7 +81,7 @@ def _print_problems(problems: list, limit: int = 20) -> None:
 def _print_report(report, as_json: bool, verb: str) -> None:
     _print_problems(report.problems)
     if as_json:
-        _print_json(report.to_dict())
+        print_json(report.to_dict())
         return
     typer.echo(
         f"{verb} {report.index_dir} ({report.version}): {report.papers:,} papers, {report.new_papers:,} new; "
@@ -115,7 +105,7 @@ def _print_report(report, as_json: bool, verb: str) -> None:
             typer.echo(f"  {level} topics vs the previous version: " + ", ".join(parts))
 
 
-def _print_hits(hits: list, heading: str) -> None:
+def print_hits(hits: list, heading: str) -> None:
     from rich.table import Table
 
     table = Table(title=heading, title_justify="left", show_lines=False, expand=False)
@@ -163,7 +153,7 @@ def build(
     from engine import build as builder
     from engine.topics import TopicParams
 
-    with _user_errors():
+    with user_errors():
         options = builder.Options(
             model=model,
             backend=backend,
@@ -188,129 +178,10 @@ def add(
     """Add papers to an index; only new or changed papers are embedded."""
     from engine import build as builder
 
-    with _user_errors():
+    with user_errors():
         options = builder.Options(model=model, use_cache=cache, progress=not as_json)
         report = builder.add(inputs, index, options)
     _print_report(report, as_json, "updated")
-
-
-@app.command()
-def search(
-    query: Annotated[str | None, typer.Argument(help="What to look for, in plain words.")] = None,
-    index: IndexOpt = DEFAULT_INDEX,
-    k: KOpt = 10,
-    topic: TopicOpt = None,
-    level: LevelOpt = "fine",
-    category: CategoryOpt = None,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    queries: Annotated[
-        Path | None, typer.Option("--queries", help="A file of queries, one per line (with --json: JSON lines out).")
-    ] = None,
-    mode: Annotated[
-        str, typer.Option("--mode", help="hybrid (default: meaning + words), dense (meaning) or lexical (BM25).")
-    ] = "hybrid",
-    as_json: JsonOpt = False,
-) -> None:
-    """Papers nearest in meaning to a text query (or to each line of --queries FILE)."""
-    import engine
-
-    with _user_errors():
-        filters = _filters(category, since, until, topic, level)
-        if (query is None) == (queries is None):
-            raise QueryError("give either a query or --queries FILE")
-        with engine.open(index) as ix:
-            if queries is not None:
-                for result in ix.search_many(_read_queries(queries), k=k, filters=filters, mode=mode):
-                    if as_json:
-                        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
-                    elif result.error:
-                        typer.echo(f"{queries}:{result.line}: {result.error}", err=True)
-                    else:
-                        _print_hits(result.hits, f"search: {result.query} ({result.elapsed_ms:.1f} ms)")
-                return
-            hits = ix.search(query, k=k, filters=filters, mode=mode)
-    if as_json:
-        _print_json(
-            {"query": query, "mode": mode, "filters": filters.to_dict(), "hits": [hit.to_dict() for hit in hits]}
-        )
-    else:
-        _print_hits(hits, f"search: {query}")
-
-
-def _filters(category, since, until, topic, level):
-    from engine.filters import Filters
-
-    return Filters(categories=tuple(category or ()), since=since, until=until, topic=topic, level=level)
-
-
-def _read_queries(path: Path) -> list[tuple[int, str]]:
-    """(line number, text) for every non-blank line."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read queries ({exc})") from exc
-    return [(number, line.strip()) for number, line in enumerate(lines, start=1) if line.strip()]
-
-
-@app.command()
-def related(
-    paper_id: Annotated[str, typer.Argument(help="arXiv id of a paper in the index, e.g. 2011.09300.")],
-    index: IndexOpt = DEFAULT_INDEX,
-    k: KOpt = 10,
-    topic: TopicOpt = None,
-    level: LevelOpt = "fine",
-    category: CategoryOpt = None,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Papers related to a paper in the index."""
-    import engine
-
-    with _user_errors():
-        filters = _filters(category, since, until, topic, level)
-        with engine.open(index) as ix:
-            source = ix.paper(paper_id)
-            hits = ix.related(paper_id, k=k, filters=filters)
-    if as_json:
-        _print_json({"paper": source.id, "title": source.title, "hits": [hit.to_dict() for hit in hits]})
-    else:
-        _print_hits(hits, f"related to {source.id}: {source.title}")
-
-
-@app.command()
-def recommend(
-    like: Annotated[list[str], typer.Option("--like", help="A paper you like (arXiv id). Repeatable.")],
-    unlike: Annotated[
-        list[str] | None, typer.Option("--unlike", help="A paper you do not want more of. Repeatable.")
-    ] = None,
-    index: IndexOpt = DEFAULT_INDEX,
-    k: KOpt = 10,
-    method: Annotated[str, typer.Option("--method", help="rocchio (default, measured best) or svm.")] = "rocchio",
-    topic: TopicOpt = None,
-    level: LevelOpt = "fine",
-    category: CategoryOpt = None,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Papers like the ones you like and unlike the ones you don't, with why."""
-    import engine
-
-    with _user_errors():
-        filters = _filters(category, since, until, topic, level)
-        with engine.open(index) as ix:
-            recs = ix.recommend(like, unlike or [], k=k, filters=filters, method=method)
-    if as_json:
-        _print_json({"like": like, "unlike": unlike or [], "method": method, "hits": [r.to_dict() for r in recs]})
-        return
-    _print_hits([r.hit for r in recs], f"recommended ({method}) from {len(like)} liked, {len(unlike or [])} unliked")
-    for r in recs:
-        words = ", ".join(r.because["words"]) or "-"
-        typer.echo(
-            f"  {r.hit.rank:>2}. {r.hit.paper.id}: like {r.because['like']} ({r.because['similarity']:.2f}); {words}"
-        )
 
 
 @app.command("topics")
@@ -325,7 +196,7 @@ def topics_command(
     """List the topics: id, label, size, keywords and representative papers."""
     import engine
 
-    with _user_errors():
+    with user_errors():
         if refit:
             from engine import build as builder
             from engine.topics import TopicParams
@@ -344,7 +215,7 @@ def topics_command(
                     item = _topic_json(t, ix, titles)
                     item["papers"] = ix.topic_members(t.id, level)
                     items.append(item)
-                _print_json({"level": level, "topics": items, "outliers": _outliers(ix)})
+                print_json({"level": level, "topics": items, "outliers": _outliers(ix)})
                 return
             _print_topics(found, level, titles, ix)
 
@@ -360,17 +231,17 @@ def topic_command(
     """A topic's papers, nearest its centre first."""
     import engine
 
-    with _user_errors(), engine.open(index) as ix:
+    with user_errors(), engine.open(index) as ix:
         found = ix.topic(topic_id, level)
         hits = ix.topic_papers(topic_id, level)
         titles = {t.id: t.label for t in ix.topics("coarse")}
         if k > 0:
             hits = hits[:k]
         if as_json:
-            _print_json(dict(_topic_json(found, ix, titles), hits=[hit.to_dict() for hit in hits]))
+            print_json(dict(_topic_json(found, ix, titles), hits=[hit.to_dict() for hit in hits]))
             return
     keywords = ", ".join(found.keywords)
-    _print_hits(hits, f"{level} topic {found.id}: {found.label} ({found.size} papers) — {keywords}")
+    print_hits(hits, f"{level} topic {found.id}: {found.label} ({found.size} papers) — {keywords}")
 
 
 @app.command("map")
@@ -383,7 +254,7 @@ def map_command(
     from engine import maps
 
     suffix = out.suffix.lower()
-    with _user_errors():
+    with user_errors():
         if suffix not in {".html", ".png"}:
             raise QueryError(f"{out}: the map is written as .html or .png")
         with engine.open(index) as ix:
@@ -441,10 +312,10 @@ def verify(
     """Check every file of an index against its manifest (exit 0 when sound, 1 when not)."""
     from engine.verify import verify_index
 
-    with _user_errors():
+    with user_errors():
         reports = verify_index(index, all_versions)
     if as_json:
-        _print_json(
+        print_json(
             {
                 "sound": not any(r.problems for r in reports),
                 "versions": [
@@ -468,10 +339,10 @@ def info(index: IndexOpt = DEFAULT_INDEX, as_json: JsonOpt = False) -> None:
     """What an index holds and how it was built."""
     import engine
 
-    with _user_errors(), engine.open(index) as ix:
+    with user_errors(), engine.open(index) as ix:
         data = ix.info()
     if as_json:
-        _print_json(data)
+        print_json(data)
         return
     model, build_info, topic_info = data["model"], data["build"], data.get("topics")
     size = sum(f["bytes"] for f in data["files"].values())
@@ -501,16 +372,24 @@ def demo(index: IndexOpt = Path("indexes/demo"), cache: CacheOpt = True) -> None
     from engine import build as builder
     from engine.demo import DEMO_QUERIES, DEMO_RELATED, demo_corpus
 
-    with _user_errors():
+    with user_errors():
         report = builder.build([demo_corpus()], index, builder.Options(use_cache=cache))
         _print_report(report, False, "built")
         with engine.open(index) as ix:
             for text in DEMO_QUERIES:
-                _print_hits(ix.search(text, k=3), f"search: {text}")
+                print_hits(ix.search(text, k=3), f"search: {text}")
             source = ix.paper(DEMO_RELATED)
-            _print_hits(ix.related(DEMO_RELATED, k=3), f"related to {source.id}: {source.title}")
+            print_hits(ix.related(DEMO_RELATED, k=3), f"related to {source.id}: {source.title}")
     typer.echo(f'\nTry: paperscope search "your question" --index {index}')
 
 
+# The query commands (search, related, recommend) live in their own module and register
+# themselves on ``app`` when imported.
+from engine import cli_query  # noqa: E402, F401
+
 if __name__ == "__main__":
-    app()
+    # Run the importable module, not this __main__ copy: the query commands register on
+    # engine.cli.app.
+    from engine.cli import app as registered_app
+
+    registered_app()

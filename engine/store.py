@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import fcntl
 import functools
-import hashlib
 import json
 import os
 import re
@@ -38,20 +37,20 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import lexical
+from engine import integrity, lexical
 from engine.errors import IndexBusy, IndexCorrupt, IndexNotFound, QueryError
+from engine.integrity import MANIFEST, TEMP_PREFIX
 from engine.papers import Paper
 
 SCHEMA_VERSION = 3  # 2: topic tables; 3: FTS5 lexical index
 READABLE_SCHEMAS = (2, 3)  # a version-2 index answers everything but lexical and hybrid search
-MANIFEST = "manifest.json"
 PAPERS_DB = "papers.sqlite"
 VECTORS = "vectors.npy"
 FAISS_INDEX = "faiss.index"
 CURRENT = "CURRENT"
 LOCK = ".lock"
 KEEP_VERSIONS = 2
-_TEMP_PREFIX = ".tmp-"
+_TEMP_PREFIX = TEMP_PREFIX
 
 _SCHEMA = """
 CREATE TABLE papers (
@@ -133,7 +132,7 @@ class Artifact:
         ``check_files``), its shapes and its counts."""
         version = resolve_version(Path(index_dir))
         manifest = read_manifest(version)
-        check_files(version, manifest)
+        integrity.check_files(version, manifest)
         db_path = version / PAPERS_DB
         if not db_path.is_file():
             raise IndexCorrupt(f"{db_path}: missing")
@@ -191,50 +190,16 @@ class Artifact:
             yield record[0], _paper_from_row(record), record[11]
 
     @functools.cached_property
-    def row_reader(self) -> RowReader:
+    def row_reader(self):
         """The vectors read row by row with ``pread`` (for re-ranking without mapping)."""
+        from engine.vectors import RowReader
+
         return RowReader(self.path / VECTORS)
 
     def close(self) -> None:
         self.db.close()
         if "row_reader" in self.__dict__:
             self.row_reader.close()
-
-
-class RowReader:
-    """Rows of a float32 ``.npy`` file read with ``pread``: re-ranking touches a few dozen
-    rows per query, and a memory map would fault in whole neighbourhoods of pages
-    (kernel fault-around), growing RSS toward the file's size over many queries."""
-
-    def __init__(self, path: Path) -> None:
-        with open(path, "rb") as handle:
-            version = np.lib.format.read_magic(handle)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(handle)
-            elif version == (2, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(handle)
-            else:
-                raise IndexCorrupt(f"{path}: unsupported .npy format version {version}")
-            self._offset = handle.tell()
-        if dtype != np.float32 or fortran or len(shape) != 2:
-            raise IndexCorrupt(f"{path}: expected a C-ordered float32 matrix, found {dtype} {shape}")
-        self.shape = shape
-        self._row_bytes = shape[1] * 4
-        self._fd = os.open(path, os.O_RDONLY)
-
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def __getitem__(self, rows) -> np.ndarray:
-        rows = np.atleast_1d(np.asarray(rows, dtype=np.int64))
-        out = np.empty((len(rows), self.shape[1]), dtype=np.float32)
-        for i, row in enumerate(rows):
-            data = os.pread(self._fd, self._row_bytes, self._offset + int(row) * self._row_bytes)
-            out[i] = np.frombuffer(data, dtype=np.float32)
-        return out
-
-    def close(self) -> None:
-        os.close(self._fd)
 
 
 def _paper_from_row(record: tuple) -> Paper:
@@ -360,7 +325,7 @@ class VersionWriter:
         """Checksum, sync, rename into place, swap ``CURRENT``; returns the version folder."""
         manifest = dict(manifest, schema_version=SCHEMA_VERSION, version=self.name)
         manifest["files"] = {
-            p.name: {"bytes": p.stat().st_size, "sha256": file_sha256(p)} for p in sorted(self.temp.iterdir())
+            p.name: {"bytes": p.stat().st_size, "sha256": integrity.file_sha256(p)} for p in sorted(self.temp.iterdir())
         }
         (self.temp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         for path in self.temp.iterdir():
@@ -379,83 +344,12 @@ class VersionWriter:
         os.replace(pointer_temp, self.index_dir / CURRENT)
         _fsync_file(self.index_dir)
         crash_point("after-publish")
-        _write_stamp(final, manifest["files"])
+        integrity.write_stamp(final, manifest["files"])
         _prune_old_versions(self.index_dir)
         return final
 
     def abandon(self) -> None:
         shutil.rmtree(self.temp, ignore_errors=True)
-
-
-def check_files(version: Path, manifest: dict) -> None:
-    """Every listed file exists at its recorded size and, unless a stamp says these exact
-    files (size, mtime, inode) were already checked, matches its recorded sha256.
-
-    The writer stamps a version as it publishes it (it has just computed the hashes), so
-    opening normally costs a few ``stat`` calls; a file changed behind our back gets a
-    new mtime, fails the stamp and is caught by its checksum: an error naming the file,
-    never wrong answers.
-    """
-    _check_sizes(version, manifest)
-    files = manifest.get("files") or {}
-    stamp = _stamp_path(version)
-    try:
-        if json.loads(stamp.read_text()) == _file_keys(version, files):
-            return
-    except (OSError, ValueError):
-        pass
-    for name, info in files.items():
-        if file_sha256(version / name) != info["sha256"]:
-            raise IndexCorrupt(
-                f"{version / name}: checksum differs from the manifest (altered); "
-                f"run: paperscope verify --index {version.parent}"
-            )
-    _write_stamp(version, files)
-
-
-def _stamp_path(version: Path) -> Path:
-    return version.parent / f".stamp-{version.name}.json"
-
-
-def _file_keys(version: Path, files: dict) -> dict:
-    keys = {}
-    for name in sorted(files):
-        st = (version / name).stat()
-        keys[name] = [st.st_size, st.st_mtime_ns, st.st_ino]
-    return keys
-
-
-def _write_stamp(version: Path, files: dict) -> None:
-    """Best effort: a reader without write access simply checks again next time."""
-    stamp = _stamp_path(version)
-    temp = stamp.with_name(f"{_TEMP_PREFIX}{stamp.name}-{os.getpid()}")
-    try:
-        temp.write_text(json.dumps(_file_keys(version, files)))
-        os.replace(temp, stamp)
-    except OSError:
-        temp.unlink(missing_ok=True)
-
-
-def _check_sizes(version: Path, manifest: dict) -> None:
-    for name, info in (manifest.get("files") or {}).items():
-        path = version / name
-        try:
-            size = path.stat().st_size
-        except OSError:
-            raise IndexCorrupt(f"{path}: missing (listed in {version / MANIFEST})") from None
-        if size != info["bytes"]:
-            raise IndexCorrupt(
-                f"{path}: {size:,} bytes, the manifest says {info['bytes']:,} (truncated or altered); "
-                f"run: paperscope verify --index {version.parent}"
-            )
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fsync_file(path: Path) -> None:
@@ -512,7 +406,7 @@ def _remove_version(index_dir: Path, number: int) -> None:
     """Rename first, then delete: a crash mid-delete leaves a ``.tmp-`` leftover the next
     writer removes, never a half-deleted ``vNNNNNN`` that looks like a version."""
     doomed = index_dir / f"{_TEMP_PREFIX}gone-v{number:06d}-{os.getpid()}"
-    (index_dir / f".stamp-v{number:06d}.json").unlink(missing_ok=True)
+    integrity.stamp_path(index_dir / f"v{number:06d}").unlink(missing_ok=True)
     try:
         os.rename(index_dir / f"v{number:06d}", doomed)
     except OSError:

@@ -16,6 +16,7 @@ from the memory-mapped ``vectors.npy``.
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import faiss
@@ -174,6 +175,42 @@ def search(
         _, candidates = index.search(queries, depth, params=params)
         return _rerank(rerank_with, queries, candidates, k)
     return index.search(queries, k, params=params)
+
+
+class RowReader:
+    """Rows of a float32 ``.npy`` file read with ``pread``: re-ranking touches a few dozen
+    rows per query, and a memory map would fault in whole neighbourhoods of pages
+    (kernel fault-around), growing RSS toward the file's size over many queries."""
+
+    def __init__(self, path: Path) -> None:
+        with open(path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(handle)
+            elif version == (2, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(handle)
+            else:
+                raise IndexCorrupt(f"{path}: unsupported .npy format version {version}")
+            self._offset = handle.tell()
+        if dtype != np.float32 or fortran or len(shape) != 2:
+            raise IndexCorrupt(f"{path}: expected a C-ordered float32 matrix, found {dtype} {shape}")
+        self.shape = shape
+        self._row_bytes = shape[1] * 4
+        self._file = open(path, "rb")  # noqa: SIM115 - held for the reader's life; closed with it or by GC
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows) -> np.ndarray:
+        rows = np.atleast_1d(np.asarray(rows, dtype=np.int64))
+        out = np.empty((len(rows), self.shape[1]), dtype=np.float32)
+        for i, row in enumerate(rows):
+            data = os.pread(self._file.fileno(), self._row_bytes, self._offset + int(row) * self._row_bytes)
+            out[i] = np.frombuffer(data, dtype=np.float32)
+        return out
+
+    def close(self) -> None:
+        self._file.close()
 
 
 def _rerank(matrix, queries: np.ndarray, candidates: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import store
+from engine import integrity, store
 from engine.errors import PaperscopeError
 
 
@@ -62,7 +62,7 @@ def verify_version(version: Path, live: bool = True) -> VersionReport:
                 f"{path}: {size:,} bytes, the manifest says {info['bytes']:,} (truncated or extended)"
             )
             damaged.add(name)
-        elif store.file_sha256(path) != info["sha256"]:
+        elif integrity.file_sha256(path) != info["sha256"]:
             report.problems.append(f"{path}: checksum differs from the manifest (altered)")
             damaged.add(name)
     for path in sorted(version.iterdir()):
