@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -22,6 +21,7 @@ import numpy as np
 
 from engine import hardware
 from engine.errors import ModelError
+from engine.model_artifacts import offline_environment
 
 log = logging.getLogger(__name__)
 
@@ -99,18 +99,9 @@ def resolve_model(path: str | Path | None) -> ModelRef:
 BACKENDS = ("auto", "torch", "torch-fp32", "torch-bf16", "onnx", "onnx-fp32", "onnx-int8", "static")
 
 
-def _quiet_offline_hub() -> None:
-    # Nothing may reach a model hub at run time: every model is a local folder.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")  # Rust threads; we never fork after tokenizing
-    os.environ.setdefault("TQDM_DISABLE", "1")  # library progress bars; ours are rich bars on a TTY
-
-
 def make_embedder(model: ModelRef, backend: str) -> Embedder:
     """The embedder for a concrete backend name (``torch-bf16``, ``onnx-int8``, ``static``...)."""
-    _quiet_offline_hub()
+    offline_environment()
     kind, _, precision = backend.partition("-")
     if kind == "torch":
         from engine.backends.torch_backend import TorchEmbedder
@@ -138,7 +129,6 @@ def load_embedder(model: str | Path | None = None, backend: str = "auto") -> Emb
     if backend == "auto":
         from engine.guard import choose_backend
 
-        _quiet_offline_hub()
         backend, _ = choose_backend(ref, make_embedder)
     return make_embedder(ref, backend)
 

@@ -126,7 +126,7 @@ def _build_onnx(model, work: Path) -> dict:
     import torch
     from transformers import AutoConfig, AutoModel
 
-    _quiet_libraries()
+    quiet_libraries()
     config = AutoConfig.from_pretrained(str(model.path), local_files_only=True)
     # Eager attention exports the MatMul/Softmax pattern that ONNX Runtime fuses into
     # one Attention kernel; SDPA would export as an opaque subgraph it cannot fuse.
@@ -177,7 +177,7 @@ def _quantize(fp32: Path, out: Path, reduce_range: bool) -> None:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    _quiet_libraries()
+    quiet_libraries()
     tmp = out.with_name(f".{out.name}.tmp")
     quantize_dynamic(
         str(fp32),
@@ -194,7 +194,7 @@ def _quantize(fp32: Path, out: Path, reduce_range: bool) -> None:
 
 
 def _distill(model, work: Path) -> dict:
-    _quiet_libraries()
+    quiet_libraries()
     from model2vec.distill import distill
 
     # pca_dims=None keeps the teacher's 384-d output space, so static vectors are
@@ -206,12 +206,20 @@ def _distill(model, work: Path) -> dict:
     return {"recipe": STATIC_RECIPE, "model2vec": model2vec.__version__, "pca_dims": None}
 
 
-def _quiet_libraries() -> None:
-    os.environ.setdefault("TQDM_DISABLE", "1")
+def offline_environment() -> None:
+    """Nothing may reach a model hub at run time: every model is a local folder. Library
+    progress bars stay off too (ours are rich bars, on a terminal only)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    logging.getLogger("onnxruntime").setLevel(logging.ERROR)
-    for name in ("transformers", "model2vec", "root"):
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")  # Rust threads; we never fork after tokenizing
+    os.environ.setdefault("TQDM_DISABLE", "1")
+
+
+def quiet_libraries() -> None:
+    """Before transformers, torch.onnx or model2vec run: offline, and only errors logged."""
+    offline_environment()
+    for name in ("onnxruntime", "transformers", "model2vec"):
         logging.getLogger(name).setLevel(logging.ERROR)
     try:
         from transformers.utils import logging as hf_logging

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine import query, topic_store
+from engine import query
 from engine.errors import QueryError
 from engine.store import Artifact
 
@@ -91,9 +91,9 @@ def recommend(
     unlike_rows = [query.row_for_id(artifact, pid) for pid in unlike]
     inputs = frozenset(like_rows + unlike_rows)
     if method == "rocchio":
-        hits = query.nearest(
-            artifact, index, rocchio_vector(artifact.vectors, like_rows, unlike_rows), k, inputs, allowed
-        )
+        target = rocchio_vector(artifact.vectors, like_rows, unlike_rows)
+        ranked = query.dense_rows(artifact, index, target, k + len(inputs), allowed)
+        picked = [(row, score) for row, score in ranked if row not in inputs][:k]
     else:
         scores = svm_scores(artifact.vectors, like_rows, unlike_rows)
         if allowed is not None:
@@ -101,20 +101,18 @@ def recommend(
             mask[allowed] = 0
             scores = scores + mask
         scores[list(inputs)] = -np.inf
-        top = [int(r) for r in np.argsort(-scores)[:k] if np.isfinite(scores[r])]
-        papers = artifact.papers_by_rows(top)
-        topics = topic_store.refs_for_rows(artifact.db, top)
-        hits = [query.Hit(papers[r], float(scores[r]), rank, topics.get(r)) for rank, r in enumerate(top, start=1)]
-    return _explain(artifact, hits, like_rows)
+        picked = [(int(r), float(scores[r])) for r in np.argsort(-scores)[:k] if np.isfinite(scores[r])]
+    return _explain(artifact, query.hits_for(artifact, picked), [row for row, _ in picked], like_rows)
 
 
-def _explain(artifact: Artifact, hits: list[query.Hit], like_rows: list[int]) -> list[Recommendation]:
+def _explain(
+    artifact: Artifact, hits: list[query.Hit], hit_rows: list[int], like_rows: list[int]
+) -> list[Recommendation]:
     """The liked paper each hit is closest to, and the words they share that are rare
     among the hits (so "model" or "results" never explain anything)."""
     if not hits:
         return []
     liked = artifact.papers_by_rows(like_rows)
-    hit_rows = [query.row_for_id(artifact, h.paper.id) for h in hits]
     sims = (
         np.asarray(artifact.vectors[hit_rows], dtype=np.float32)
         @ np.asarray(artifact.vectors[like_rows], dtype=np.float32).T

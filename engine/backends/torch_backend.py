@@ -27,9 +27,9 @@ class TorchEmbedder:
 
     @cached_property
     def _st(self):
-        from engine.model_artifacts import _quiet_libraries
+        from engine.model_artifacts import quiet_libraries
 
-        _quiet_libraries()
+        quiet_libraries()
         import torch
         from sentence_transformers import SentenceTransformer
 
