@@ -90,7 +90,7 @@ class PaperIndex:
             return query.hits_for(self._artifact, lexical.lexical_rows(self._artifact.db, text, k, allowed_set))
         depth = max(FUSION_DEPTH, 2 * k)
         dense = query.dense_rows(self._artifact, self._faiss, self.embedder().embed([text]), depth, allowed)
-        words = lexical.lexical_rows(self._artifact.db, text, depth, allowed_set)
+        words = lexical.lexical_rows(self._artifact.db, text, depth, allowed_set, fill=False)
         fused = lexical.fuse([[r for r, _ in dense], [r for r, _ in words]], k)
         return query.hits_for(self._artifact, fused)
 

@@ -33,8 +33,12 @@ def _rare_word() -> tuple[str, str]:
 
 
 def test_fts_queries_are_safe_for_any_text() -> None:
-    assert fts_query('dark "matter halo" AND NEAR(x) * : -') == '"matter halo" OR "dark" OR "AND" OR "NEAR" OR "x"'
+    assert fts_query('dark "matter halo" AND NEAR(x) * : -') == '"matter halo" OR "dark" OR "NEAR" OR "x"'
     assert fts_query("  ** :: ") == ""
+    assert (
+        fts_query("a survey of the graph neural networks", "AND") == '"survey" AND "graph" AND "neural" AND "networks"'
+    )
+    assert fts_query("the of") == '"the" OR "of"'  # only stop words: keep them rather than nothing
 
 
 @pytest.mark.parametrize("text", ['"unclosed', "AND", "NOT OR", "a:b", "*", 'x" OR "y', "(((", "ünïcödé"])
