@@ -86,7 +86,7 @@ def worker_build(kind: str, matrix_path: Path, index_path: Path) -> dict:
 
 def worker_serve(kind: str, matrix_path: Path, index_path: Path, spec: dict, folder: Path) -> dict:
     from engine import vectors
-    from engine.store import RowReader
+    from engine.vectors import RowReader
 
     matrix = np.load(matrix_path, mmap_mode="r")  # as Artifact.open does
     if kind == "ivf":  # as query.dense_rows does: re-rank rows read with pread, not mapped
@@ -121,9 +121,9 @@ def worker_serve(kind: str, matrix_path: Path, index_path: Path, spec: dict, fol
 
 
 def run_worker(*args: str) -> dict:
-    done = subprocess.run(
-        [sys.executable, __file__, "--worker", *args], capture_output=True, text=True, check=True, cwd=ROOT
-    )
+    done = subprocess.run([sys.executable, __file__, "--worker", *args], capture_output=True, text=True, cwd=ROOT)
+    if done.returncode != 0:
+        raise SystemExit(f"worker {args[:2]} failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -66,7 +66,7 @@ def verify_version(version: Path, live: bool = True) -> VersionReport:
             report.problems.append(f"{path}: checksum differs from the manifest (altered)")
             damaged.add(name)
     for path in sorted(version.iterdir()):
-        if path.name not in listed and path.name != store.MANIFEST:
+        if path.name not in listed and path.name != integrity.MANIFEST:
             report.problems.append(f"{path}: not listed in the manifest")
     if store.PAPERS_DB not in damaged:
         report.problems += _check_database(version / store.PAPERS_DB, report.papers)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import store
+from engine import integrity, store
 from engine.build import Options, add, build
 from engine.errors import BuildError, IndexBusy, IndexNotFound, QueryError, UnknownPaper
 from engine.facade import open_index
@@ -71,7 +71,7 @@ def test_artifact_contents(demo_index: Path) -> None:
     assert {"numpy", "faiss-cpu", "torch", "sentence-transformers"} <= set(manifest["libraries"])
     assert set(manifest["files"]) == {"papers.sqlite", "vectors.npy", "faiss.index"}
     for name, entry in manifest["files"].items():
-        assert store.file_sha256(version / name) == entry["sha256"]
+        assert integrity.file_sha256(version / name) == entry["sha256"]
     vectors = np.load(version / "vectors.npy", allow_pickle=False)
     assert vectors.shape == (63, 384) and vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
