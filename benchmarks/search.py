@@ -35,7 +35,13 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=3000)
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--backend", default="auto")
-    parser.add_argument("--index", type=Path, default=None, help="also time end-to-end queries on this built index")
+    parser.add_argument(
+        "--index",
+        type=Path,
+        action="append",
+        default=[],
+        help="also time end-to-end queries on this built index (repeatable)",
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
@@ -80,16 +86,16 @@ def main() -> None:
         }
         for m in MODES
     }
-    end_to_end = latency_on(args.index, [titles[pid] for pid in sample]) if args.index else None
+    end_to_end = [latency_on(index, [titles[pid] for pid in sample]) for index in args.index]
     agreement = related_agreement(args.data, args.backend)
     print(f"known-item search, {len(sample)} titles -> own abstract among {len(records)} papers")
     print(f"{'mode':8s} {'MRR@10':>7s} {'R@10':>6s} {'p50 ms':>7s} {'p99 ms':>7s}")
     for m, r in rows.items():
         print(f"{m:8s} {r['mrr_at_10']:7.3f} {r['recall_at_10']:6.3f} {r['p50_ms']:7.2f} {r['p99_ms']:7.2f}")
-    if end_to_end:
-        print(f"end to end on {args.index} ({end_to_end['papers']:,} papers, {end_to_end['index']}):")
+    for measured in end_to_end:
+        print(f"end to end on {measured['path']} ({measured['papers']:,} papers, {measured['index']['type']}):")
         for m in MODES:
-            r = end_to_end[m]
+            r = measured[m]
             print(f"  {m:8s} p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms")
     print(
         f"related papers, share of the 10 nearest in the paper's own category (24x300 set, "
@@ -130,7 +136,7 @@ def latency_on(index: Path, queries: list[str]) -> dict:
                 tick = time.perf_counter()
                 ix.search(text, k=10, mode=mode)
                 times[mode].append((time.perf_counter() - tick) * 1000)
-        out = {"papers": len(ix), "index": ix.manifest["index"]}
+        out = {"path": str(index), "papers": len(ix), "index": ix.manifest["index"]}
     for m in MODES:
         ordered = sorted(times[m])
         out[m] = {

@@ -195,6 +195,7 @@ def topics_command(
 ) -> None:
     """List the topics: id, label, size, keywords and representative papers."""
     import engine
+    from engine import answers
 
     with user_errors():
         if refit:
@@ -208,15 +209,10 @@ def topics_command(
             found = ix.topics(level)
             if not found and not ix.has_topics():
                 raise UnknownTopic(f"the index at {index} has no topics: run paperscope topics --refit --index {index}")
-            titles = {t.id: t.label for t in ix.topics("coarse")}
             if as_json:
-                items = []
-                for t in found:
-                    item = _topic_json(t, ix, titles)
-                    item["papers"] = ix.topic_members(t.id, level)
-                    items.append(item)
-                print_json({"level": level, "topics": items, "outliers": _outliers(ix)})
+                print_json(answers.topics_answer(ix, level))
                 return
+            titles = answers.coarse_labels(ix)
             _print_topics(found, level, titles, ix)
 
 
@@ -230,16 +226,16 @@ def topic_command(
 ) -> None:
     """A topic's papers, nearest its centre first."""
     import engine
+    from engine import answers
 
     with user_errors(), engine.open(index) as ix:
+        if as_json:
+            print_json(answers.topic_answer(ix, topic_id, level, k))
+            return
         found = ix.topic(topic_id, level)
         hits = ix.topic_papers(topic_id, level)
-        titles = {t.id: t.label for t in ix.topics("coarse")}
         if k > 0:
             hits = hits[:k]
-        if as_json:
-            print_json(dict(_topic_json(found, ix, titles), hits=[hit.to_dict() for hit in hits]))
-            return
     keywords = ", ".join(found.keywords)
     print_hits(hits, f"{level} topic {found.id}: {found.label} ({found.size} papers) — {keywords}")
 
@@ -265,28 +261,12 @@ def map_command(
     typer.echo(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
 
 
-def _topic_json(t, ix, coarse_titles: dict) -> dict:
-    reps = [{"id": pid, "title": ix.paper(pid).title} for pid in t.representatives if pid in ix]
-    parent = {"id": t.parent, "label": coarse_titles.get(t.parent)} if t.parent is not None else None
-    return {
-        "id": t.id,
-        "level": t.level,
-        "label": t.label,
-        "size": t.size,
-        "keywords": t.keywords,
-        "representatives": reps,
-        "parent": parent,
-    }
-
-
-def _outliers(ix) -> int:
-    return len(ix) - sum(t.size for t in ix.topics("fine"))
-
-
 def _print_topics(found: list, level: str, coarse_titles: dict, ix) -> None:
     from rich.table import Table
 
-    table = Table(title=f"{len(found)} {level} topics ({_outliers(ix):,} outliers)", title_justify="left")
+    from engine import answers
+
+    table = Table(title=f"{len(found)} {level} topics ({answers.outliers(ix):,} outliers)", title_justify="left")
     table.add_column("id", justify="right", style="cyan")
     table.add_column("size", justify="right")
     table.add_column("label", style="bold magenta", max_width=36)
@@ -363,6 +343,22 @@ def info(index: IndexOpt = DEFAULT_INDEX, as_json: JsonOpt = False) -> None:
             f"{topic_info['outlier_share']:.1%} outliers (seed {topic_info['params']['seed']})",
         )
     typer.echo("\n".join(lines))
+
+
+@app.command()
+def serve(
+    index: IndexOpt = DEFAULT_INDEX,
+    host: Annotated[str, typer.Option(help="Address to bind; other than loopback needs a token.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
+    token: Annotated[
+        str | None, typer.Option(envvar="PAPERSCOPE_TOKEN", help="Clients must send Authorization: Bearer TOKEN.")
+    ] = None,
+) -> None:
+    """Serve the HTTP API and the web page (search, papers, recommendations, topic map)."""
+    from engine.serve import serve as run_server
+
+    with user_errors():
+        run_server(index, host, port, token)
 
 
 @app.command()

@@ -72,9 +72,9 @@ def search(
                 return
             hits = ix.search(query, k=k, filters=filters, mode=mode)
     if as_json:
-        print_json(
-            {"query": query, "mode": mode, "filters": filters.to_dict(), "hits": [hit.to_dict() for hit in hits]}
-        )
+        from engine.answers import search_answer
+
+        print_json(search_answer(query, mode, filters, hits))
     else:
         print_hits(hits, f"search: {query}")
 
@@ -115,7 +115,9 @@ def related(
             source = ix.paper(paper_id)
             hits = ix.related(paper_id, k=k, filters=filters)
     if as_json:
-        print_json({"paper": source.id, "title": source.title, "hits": [hit.to_dict() for hit in hits]})
+        from engine.answers import related_answer
+
+        print_json(related_answer(source, hits))
     else:
         print_hits(hits, f"related to {source.id}: {source.title}")
 
@@ -144,7 +146,9 @@ def recommend(
         with engine.open(index) as ix:
             recs = ix.recommend(like, unlike or [], k=k, filters=filters, method=method)
     if as_json:
-        print_json({"like": like, "unlike": unlike or [], "method": method, "hits": [r.to_dict() for r in recs]})
+        from engine.answers import recommend_answer
+
+        print_json(recommend_answer(like, unlike or [], method, recs))
         return
     print_hits([r.hit for r in recs], f"recommended ({method}) from {len(like)} liked, {len(unlike or [])} unliked")
     for r in recs:

@@ -197,6 +197,11 @@ class PaperIndex:
             return f"the index at {self.path.parent} has no topics: run paperscope topics --refit"
         return f"no {level} topic {topic_id} in the index at {self.path.parent} (see paperscope topics)"
 
+    def topic_of(self, paper_id: str) -> dict | None:
+        """The topic reference of a paper in the index, as hits carry it."""
+        row = query.row_for_id(self._artifact, paper_id)
+        return topic_store.refs_for_rows(self._artifact.db, [row]).get(row)
+
     def paper(self, paper_id: str) -> Paper:
         row = query.row_for_id(self._artifact, paper_id)
         return self._artifact.papers_by_rows([row])[row]

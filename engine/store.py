@@ -318,6 +318,8 @@ class VersionWriter:
                 try:
                     if not lexical.has_fts(db):  # from a schema-2 version: add what 3 has
                         lexical.write_fts(db)
+                    elif not lexical.has_document_counts(db):  # from an early schema-3 version
+                        lexical.write_document_counts(db)
                 finally:
                     db.close()
 

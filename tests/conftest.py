@@ -60,3 +60,12 @@ def corpus_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("corpus") / "ix"
     build([CORPUS_SAMPLE], path, Options(backend="static", progress=False))
     return path
+
+
+@pytest.fixture(scope="session")
+def served_corpus(corpus_index: Path):
+    """A real server process on loopback over ``corpus_index``; yields its base URL."""
+    from engine.serve import server_process
+
+    with server_process(corpus_index) as base:
+        yield base

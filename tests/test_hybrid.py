@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import itertools
 import re
+import sqlite3
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 import engine
+from engine import store
 from engine.errors import QueryError
 from engine.filters import Filters
-from engine.lexical import fts_query, fuse
+from engine.lexical import fill_steps, fts_query, fuse
 from engine.sources import read_papers
 from tests.conftest import CORPUS_SAMPLE
 
@@ -61,6 +63,32 @@ def test_lexical_finds_a_rare_word_an_author_and_a_phrase(corpus_index: Path) ->
         assert surname.lower() in " ".join(ix.paper(by_author[0]).authors).lower()
         quoted = ix.search(f'"{phrase}"', k=5, mode="lexical")
         assert phrase_paper.id in [h.paper.id for h in quoted]
+
+
+def test_lexical_widens_from_all_terms_to_the_rarest(corpus_index: Path) -> None:
+    """No paper has all three words (one is in no paper at all): the paper with the rare
+    word comes first, then papers with the common word fill the k results."""
+    word, owner = _rare_word()
+    common = "galaxies"
+    assert sum(common[:6] in p.abstract.lower() for p in PAPERS) > 20
+    with engine.open(corpus_index) as ix:
+        hits = ix.search(f"{word} zzqxvw {common}", k=8, mode="lexical")
+        assert hits[0].paper.id == owner and len(hits) == 8
+        for hit in hits[1:]:
+            text = " ".join([hit.paper.title, hit.paper.abstract]).lower()
+            assert common[:6] in text and word[:7] not in text
+    db = sqlite3.connect(f"file:{store.resolve_version(corpus_index) / 'papers.sqlite'}?mode=ro", uri=True)
+    try:  # the widening leaves out the common word (in > 5% of papers) while it can
+        terms = [f'"{word}"', '"zzqxvw"', f'"{common}"']
+        assert fill_steps(db, terms) == [f'"{word}"', f'"{word}" OR "{common}"']
+    finally:
+        db.close()
+
+
+def test_query_words_are_stemmed_like_the_index() -> None:
+    from engine.lexical import index_tokens
+
+    assert index_tokens("Segmenting Transformers naïve COVID-19") == ["segment", "transform", "naiv", "covid", "19"]
 
 
 def test_hybrid_fuses_both_rankings(corpus_index: Path) -> None:

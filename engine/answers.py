@@ -1,0 +1,100 @@
+"""The JSON shapes of paperscope's answers, shared by the CLI's ``--json`` and the HTTP API
+so a program gets the same fields from either."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from engine.facade import PaperIndex
+from engine.filters import Filters
+from engine.papers import Paper
+from engine.query import Hit
+from engine.recommend import Recommendation
+from engine.topic_store import Topic
+
+
+def search_answer(text: str, mode: str, filters: Filters, hits: Sequence[Hit], elapsed_ms: float | None = None) -> dict:
+    out = {"query": text, "mode": mode, "filters": filters.to_dict(), "hits": [hit.to_dict() for hit in hits]}
+    if elapsed_ms is not None:
+        out["elapsed_ms"] = round(elapsed_ms, 2)
+    return out
+
+
+def related_answer(source: Paper, hits: Sequence[Hit]) -> dict:
+    return {"paper": source.id, "title": source.title, "hits": [hit.to_dict() for hit in hits]}
+
+
+def recommend_answer(like: Sequence[str], unlike: Sequence[str], method: str, found: Sequence[Recommendation]) -> dict:
+    return {"like": list(like), "unlike": list(unlike), "method": method, "hits": [r.to_dict() for r in found]}
+
+
+def paper_answer(ix: PaperIndex, paper_id: str) -> dict:
+    """A paper in full (abstract, comment) with its topic."""
+    p = ix.paper(paper_id)
+    return {
+        "id": p.id,
+        "title": p.title,
+        "abstract": p.abstract,
+        "authors": list(p.authors),
+        "date": p.date,
+        "updated": p.updated,
+        "version": p.version,
+        "categories": list(p.categories),
+        "primary_category": p.primary_category,
+        "comment": p.comment,
+        "topic": ix.topic_of(p.id),
+    }
+
+
+def topic_summary(t: Topic, ix: PaperIndex, coarse_labels: dict[int, str]) -> dict:
+    reps = [{"id": pid, "title": ix.paper(pid).title} for pid in t.representatives if pid in ix]
+    parent = {"id": t.parent, "label": coarse_labels.get(t.parent)} if t.parent is not None else None
+    return {
+        "id": t.id,
+        "level": t.level,
+        "label": t.label,
+        "size": t.size,
+        "keywords": t.keywords,
+        "representatives": reps,
+        "parent": parent,
+    }
+
+
+def topics_answer(ix: PaperIndex, level: str) -> dict:
+    """Every topic of a level with its members' ids, and how many papers are outliers."""
+    coarse = coarse_labels(ix)
+    items = [dict(topic_summary(t, ix, coarse), papers=ix.topic_members(t.id, level)) for t in ix.topics(level)]
+    return {"level": level, "topics": items, "outliers": outliers(ix)}
+
+
+def topic_answer(ix: PaperIndex, topic_id: int, level: str, k: int = 0) -> dict:
+    """One topic and its papers, nearest its centre first (the first ``k`` when k > 0)."""
+    found = ix.topic(topic_id, level)
+    hits = ix.topic_papers(topic_id, level)
+    if k > 0:
+        hits = hits[:k]
+    return dict(topic_summary(found, ix, coarse_labels(ix)), hits=[hit.to_dict() for hit in hits])
+
+
+def map_answer(ix: PaperIndex) -> dict:
+    """The topic map column by column (ids, titles, x, y, topics): compact for 87k points."""
+    data = ix.map_data()
+    return {
+        "papers": len(data.ids),
+        "ids": data.ids,
+        "titles": data.titles,
+        "x": [round(float(v), 4) for v in data.xy[:, 0]],
+        "y": [round(float(v), 4) for v in data.xy[:, 1]],
+        "fine": [int(v) for v in data.fine],
+        "coarse": [int(v) for v in data.coarse],
+        "fine_topics": data.fine_topics,
+        "coarse_topics": data.coarse_topics,
+    }
+
+
+def coarse_labels(ix: PaperIndex) -> dict[int, str]:
+    return {t.id: t.label for t in ix.topics("coarse")}
+
+
+def outliers(ix: PaperIndex) -> int:
+    return len(ix) - sum(t.size for t in ix.topics("fine"))

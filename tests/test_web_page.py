@@ -1,0 +1,338 @@
+"""The web page at ``/`` in a real browser (Debian's Chromium through Playwright) against a
+real ``paperscope serve`` process over the 300-paper astro-ph.GA + cs.CL index: search,
+paper details and related papers, likes driving recommendations, topics, the topic map,
+visible API errors, the token, and that the page asks nothing of any other host and
+logs no errors. What the page shows is checked against the API's own answers."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+sync_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+if not Path(CHROMIUM).exists():
+    pytest.skip("no chromium to drive", allow_module_level=True)
+
+QUERY = "dark matter in dwarf galaxies"
+TOKEN = "web-page-token-0123456789"
+VIEWPORT = {"width": 1366, "height": 768}
+WAIT_MS = 30_000
+
+
+@dataclass
+class Watched:
+    """A page with everything it requested and every error it logged."""
+
+    page: sync_api.Page
+    base: str
+    requests: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def assert_clean(self, allowed_errors: tuple[str, ...] = ()) -> None:
+        foreign = [url for url in self.requests if not url.startswith(self.base + "/")]
+        assert not foreign, f"requests to other hosts: {foreign}"
+        errors = [e for e in self.errors if not any(allowed in e for allowed in allowed_errors)]
+        assert not errors, f"errors in the page: {errors}"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[sync_api.Browser]:
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+def _watch(browser: sync_api.Browser, base: str) -> tuple[sync_api.BrowserContext, Watched]:
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    watched = Watched(page, base)
+    page.on("request", lambda request: watched.requests.append(request.url))
+    page.on("console", lambda message: message.type == "error" and watched.errors.append(message.text))
+    page.on("pageerror", lambda error: watched.errors.append(f"uncaught: {error}"))
+    return context, watched
+
+
+@pytest.fixture
+def web(browser: sync_api.Browser, served_corpus: str) -> Iterator[Watched]:
+    """A fresh browser context (empty storage) on the page, loaded and ready."""
+    context, watched = _watch(browser, served_corpus)
+    watched.page.goto(served_corpus + "/")
+    watched.page.wait_for_selector("body[data-ready=true]")
+    yield watched
+    context.close()
+
+
+def _search(page: sync_api.Page, query: str) -> None:
+    page.get_by_test_id("tab-search").click()
+    page.fill("[data-testid=search-input]", query)
+    page.press("[data-testid=search-input]", "Enter")  # the keyboard, not the button
+    page.wait_for_selector("#results[data-state=ready], #results[data-state=error]")
+
+
+def _ids(page: sync_api.Page, selector: str) -> list[str]:
+    return page.eval_on_selector_all(selector, "items => items.map(item => item.dataset.id)")
+
+
+def _api(base: str, path: str, **params) -> dict:
+    answer = httpx.get(f"{base}{path}", params=params, timeout=30)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def test_search_shows_results_with_their_metadata(web: Watched) -> None:
+    page = web.page
+    _search(page, QUERY)
+    expected = _api(web.base, "/api/search", q=QUERY, k=20)["hits"]
+    results = page.locator("[data-testid=result]")
+    assert results.count() == len(expected) > 0
+    assert _ids(page, "[data-testid=result]") == [hit["id"] for hit in expected]
+    for i in (0, len(expected) - 1):
+        hit, card = expected[i], results.nth(i)
+        assert card.get_by_test_id("result-title").inner_text().strip()
+        if hit["authors"]:
+            assert hit["authors"][0] in card.get_by_test_id("result-authors").inner_text()
+        assert card.locator("time").get_attribute("datetime") == hit["date"]
+        assert card.locator("[data-testid=result-categories] .cat").all_inner_texts() == hit["categories"]
+        score = card.get_by_test_id("result-score")
+        assert "score" in score.inner_text() and float(score.get_attribute("data-score")) == hit["score"]
+        chip = card.get_by_test_id("topic-chip")
+        assert chip.inner_text().strip() == hit["topic"]["label"]
+        assert chip.get_attribute("data-topic-id") == str(hit["topic"]["id"])
+    assert "20 results" in page.get_by_test_id("search-status").inner_text()
+    assert page.evaluate("new URL(location.href).searchParams.get('q')") == QUERY
+    web.assert_clean()
+
+
+def test_a_result_opens_its_abstract_and_related_papers(web: Watched) -> None:
+    page = web.page
+    _search(page, QUERY)
+    hits = _api(web.base, "/api/search", q=QUERY, k=20)["hits"]
+    # a paper whose abstract has no TeX, so the page's text is the API's text
+    papers = (_api(web.base, f"/api/papers/{hit['id']}") for hit in hits)
+    paper = next(p for p in papers if "$" not in p["abstract"] and "\\" not in p["abstract"])
+    page.locator(f"[data-testid=result][data-id='{paper['id']}'] [data-testid=result-title]").click()
+    page.wait_for_selector(f"[data-testid=paper-detail][data-id='{paper['id']}']")
+    assert page.get_by_test_id("detail-abstract").inner_text().split() == paper["abstract"].split()
+    assert page.get_by_test_id("detail-authors").inner_text() == ", ".join(paper["authors"])
+    assert page.get_by_test_id("detail-topic").inner_text().strip() == paper["topic"]["label"]
+    page.wait_for_selector("[data-testid=related-list]")
+    related = _api(web.base, f"/api/papers/{paper['id']}/related", k=10)["hits"]
+    assert _ids(page, "[data-testid=related]") == [hit["id"] for hit in related]
+    assert paper["id"] not in _ids(page, "[data-testid=related]")
+
+    # a related paper opens in turn, and Back returns to the first
+    page.locator("[data-testid=related-title]").first.click()
+    page.wait_for_selector(f"[data-testid=paper-detail][data-id='{related[0]['id']}']")
+    page.get_by_test_id("detail-back").click()
+    page.wait_for_selector(f"[data-testid=paper-detail][data-id='{paper['id']}']")
+    web.assert_clean()
+
+
+def _recommended(page: sync_api.Page, likes: int, unlikes: int) -> list[str]:
+    page.wait_for_selector(f"#recommendations[data-state=ready][data-likes='{likes}'][data-unlikes='{unlikes}']")
+    return _ids(page, "[data-testid=recommendation]")
+
+
+def test_likes_and_unlikes_drive_the_recommendations(web: Watched) -> None:
+    page = web.page
+    page.get_by_test_id("tab-foryou").click()
+    page.wait_for_selector("#recommendations[data-state=empty]")
+    _search(page, QUERY)
+    liked = page.locator("[data-testid=result]").first.get_attribute("data-id")
+    page.locator("[data-testid=result-title]").first.click()
+    page.wait_for_selector(f"[data-testid=paper-detail][data-id='{liked}']")
+    page.get_by_test_id("detail-like").click()
+    assert page.get_by_test_id("detail-like").get_attribute("aria-pressed") == "true"
+    assert page.get_by_test_id("feedback-count").inner_text() == "1"
+
+    page.get_by_test_id("tab-foryou").click()
+    first = _recommended(page, 1, 0)
+    assert first and liked not in first
+    expected = httpx.post(f"{web.base}/api/recommend", json={"like": [liked], "unlike": [], "k": 20}).json()
+    assert first == [hit["id"] for hit in expected["hits"]]
+    assert page.locator("[data-testid=because]").count() == len(first)
+
+    unliked = first[0]
+    page.locator(f"[data-testid=recommendation][data-id='{unliked}'] [data-testid=unlike-button]").click()
+    second = _recommended(page, 1, 1)
+    assert second and second != first
+    assert liked not in second and unliked not in second
+    body = {"like": [liked], "unlike": [unliked], "k": 20}
+    assert second == [hit["id"] for hit in httpx.post(f"{web.base}/api/recommend", json=body).json()["hits"]]
+
+    # the marks survive a reload (localStorage), and removing the like empties the list
+    page.reload()
+    page.get_by_test_id("tab-foryou").click()
+    assert _recommended(page, 1, 1) == second
+    assert _ids(page, "[data-testid=examples-like] .example") == [liked]
+    page.locator("[data-testid=examples-like] .example-remove").click()
+    page.wait_for_selector("#recommendations[data-state=empty]")
+    web.assert_clean()
+
+
+def test_topic_list_and_a_topic_s_papers(web: Watched) -> None:
+    page = web.page
+    topics = _api(web.base, "/api/topics", level="fine")["topics"]
+    page.get_by_test_id("tab-topics").click()
+    page.wait_for_selector("[data-testid=topic-item]")
+    labels = page.locator("[data-testid=topic-item] .topic-label").all_inner_texts()
+    assert sorted(labels) == sorted(t["label"] for t in topics)
+    second = page.locator("[data-testid=topic-item]").nth(1)
+    topic_id = second.get_attribute("data-topic-id")
+    second.click()
+    page.wait_for_selector(f"[data-testid=topic-detail][data-state=ready][data-topic-id='{topic_id}']")
+    topic = _api(web.base, f"/api/topics/{topic_id}", level="fine", k=50)
+    assert page.get_by_test_id("topic-title").inner_text() == topic["label"]
+    assert _ids(page, "[data-testid=topic-paper]") == [hit["id"] for hit in topic["hits"]]
+    assert page.locator("[data-testid=topic-keywords] li").all_inner_texts() == topic["keywords"]
+
+    # a paper of the topic opens in the detail pane
+    page.locator("[data-testid=topic-paper-title]").first.click()
+    page.wait_for_selector(f"[data-testid=paper-detail][data-id='{topic['hits'][0]['id']}']")
+    web.assert_clean()
+
+
+def test_a_topic_chip_narrows_the_search_to_its_topic(web: Watched) -> None:
+    page = web.page
+    _search(page, QUERY)
+    chip = page.locator("[data-testid=result]").nth(1).get_by_test_id("topic-chip")
+    topic_id, label = chip.get_attribute("data-topic-id"), chip.inner_text().strip()
+    chip.click()
+    page.wait_for_selector("[data-testid=filter-chip-topic]")
+    page.wait_for_selector("#results[data-state=ready]")
+    assert label in page.get_by_test_id("filter-chip-topic").inner_text()
+    expected = _api(web.base, "/api/search", q=QUERY, k=20, topic=topic_id, level="fine")["hits"]
+    assert _ids(page, "[data-testid=result]") == [hit["id"] for hit in expected]
+    chips = page.locator("[data-testid=result] [data-testid=topic-chip]")
+    assert {chips.nth(i).get_attribute("data-topic-id") for i in range(chips.count())} == {topic_id}
+    web.assert_clean()
+
+
+def test_the_map_draws_every_paper_and_a_click_opens_one(web: Watched) -> None:
+    page = web.page
+    papers = _api(web.base, "/api/health")["papers"]
+    page.get_by_test_id("tab-map").click()
+    page.wait_for_selector("#map[data-state=ready]")
+    drawn = page.evaluate(
+        """() => {
+            const el = document.getElementById('map');
+            const gl = el.data.filter(trace => trace.type === 'scattergl' && trace.name === 'papers');
+            return {traces: gl.length, points: gl.reduce((n, t) => n + t.x.length, 0),
+                    ids: new Set(gl.flatMap(t => t.customdata)).size,
+                    canvases: el.querySelectorAll('canvas').length,
+                    labels: el.layout.annotations.length};
+        }"""
+    )
+    assert drawn["traces"] == 1 and drawn["points"] == drawn["ids"] == papers
+    assert drawn["canvases"] > 0 and drawn["labels"] > 0
+
+    # the most isolated point (far from other points and from labels), on the screen
+    target = page.evaluate(
+        """() => {
+            const el = document.getElementById('map');
+            const xa = el._fullLayout.xaxis, ya = el._fullLayout.yaxis, trace = el.data[0];
+            const px = trace.x.map(x => xa._offset + xa.l2p(x)), py = trace.y.map(y => ya._offset + ya.l2p(y));
+            const labels = el.layout.annotations.map(a => [xa._offset + xa.l2p(a.x), ya._offset + ya.l2p(a.y)]);
+            let best = -1, room = -1;
+            px.forEach((x, i) => {
+                let near = Infinity;
+                px.forEach((x2, j) => { if (j !== i) near = Math.min(near, Math.hypot(x - x2, py[i] - py[j])); });
+                labels.forEach(([lx, ly]) => { near = Math.min(near, Math.hypot((x - lx) / 4, py[i] - ly)); });
+                if (near > room) { room = near; best = i; }
+            });
+            return {id: trace.customdata[best], x: px[best], y: py[best], title: trace.text[best]};
+        }"""
+    )
+    box = page.locator("#map").bounding_box()
+    page.mouse.move(box["x"] + target["x"], box["y"] + target["y"])
+    hover = page.locator("#map .hoverlayer .hovertext")
+    hover.wait_for()
+    title = _api(web.base, f"/api/papers/{target['id']}")["title"]
+    assert title.split()[0] in hover.inner_text()
+    page.mouse.click(box["x"] + target["x"], box["y"] + target["y"])
+    page.wait_for_selector(f"[data-testid=paper-detail][data-id='{target['id']}']")
+    assert page.get_by_test_id("detail-title").inner_text().split()[0] == title.split()[0]
+    highlighted = page.evaluate("document.getElementById('map').data[2].customdata")
+    assert highlighted == [target["id"]]
+    web.assert_clean()
+
+
+def test_an_api_error_is_shown_to_the_user(web: Watched) -> None:
+    page = web.page
+    query = "a" * 2001
+    _search(page, query)
+    error = page.get_by_test_id("search-error")
+    assert error.is_visible()
+    answer = httpx.get(f"{web.base}/api/search", params={"q": query})
+    assert answer.status_code == 422
+    assert error.get_by_test_id("error-message").inner_text() == answer.json()["error"]
+    assert page.locator("[data-testid=result]").count() == 0
+    # Chromium logs the failed fetch itself; nothing else may be logged
+    web.assert_clean(allowed_errors=("status of 422",))
+
+
+def test_text_from_the_api_is_never_markup(web: Watched) -> None:
+    page = web.page
+    _search(page, '<img src=x onerror="window.hacked=1"> quasars')
+    status = page.get_by_test_id("search-status")
+    assert "<img" in status.inner_text()
+    assert page.locator("#search-status img, #results img").count() == 0
+    assert page.evaluate("window.hacked") is None
+    web.assert_clean()
+
+
+def test_the_page_asks_only_its_server_and_logs_no_errors(web: Watched) -> None:
+    page = web.page
+    _search(page, "large language models for question answering")
+    page.locator("[data-testid=result-title]").first.click()
+    page.wait_for_selector("[data-testid=related-list]")
+    page.get_by_test_id("detail-like").click()
+    page.get_by_test_id("tab-foryou").click()
+    _recommended(page, 1, 0)
+    page.get_by_test_id("tab-topics").click()
+    page.wait_for_selector("[data-testid=topic-detail][data-state=ready]")
+    page.get_by_test_id("tab-map").click()
+    page.wait_for_selector("#map[data-state=ready]")
+    page.get_by_test_id("map-level-coarse").click()
+    page.get_by_test_id("show-on-map").click()
+    page.wait_for_timeout(300)
+    assert any(url.endswith("/static/vendor/plotly.min.js") for url in web.requests)
+    assert len(web.requests) > 10
+    web.assert_clean()
+
+
+def test_a_token_from_the_url_is_kept_and_sent(browser: sync_api.Browser, corpus_index: Path) -> None:
+    from tests.live_server import running_server
+
+    with running_server(corpus_index, token=TOKEN) as base:
+        context, web = _watch(browser, base)
+        page = web.page
+        sent: list[str | None] = []
+        page.on(
+            "request",
+            lambda r: "/api/" in r.url and "/api/health" not in r.url and sent.append(r.headers.get("authorization")),
+        )
+        try:
+            page.goto(base + "/")
+            page.wait_for_selector("[data-testid=token-form]")
+            _search(page, QUERY)
+            assert "token" in page.get_by_test_id("search-error").inner_text()
+
+            page.goto(f"{base}/#token={TOKEN}")
+            page.wait_for_selector("body[data-ready=true]")
+            assert "token" not in page.url
+            assert page.evaluate("sessionStorage.getItem('paperscope.token')") == TOKEN
+            _search(page, QUERY)
+            assert page.locator("[data-testid=result]").count() > 0
+            assert sent and sent[-1] == f"Bearer {TOKEN}"
+            web.assert_clean(allowed_errors=("status of 401",))
+        finally:
+            context.close()
