@@ -256,7 +256,7 @@ def test_the_map_draws_every_paper_and_a_click_opens_one(web: Watched) -> None:
     hover = page.locator("#map .hoverlayer .hovertext")
     hover.wait_for()
     title = _api(web.base, f"/api/papers/{target['id']}")["title"]
-    assert title.split()[0] in hover.inner_text()
+    assert title.split()[0] in (hover.text_content() or "")
     page.mouse.click(box["x"] + target["x"], box["y"] + target["y"])
     page.wait_for_selector(f"[data-testid=paper-detail][data-id='{target['id']}']")
     assert page.get_by_test_id("detail-title").inner_text().split()[0] == title.split()[0]
@@ -310,9 +310,9 @@ def test_the_page_asks_only_its_server_and_logs_no_errors(web: Watched) -> None:
 
 
 def test_a_token_from_the_url_is_kept_and_sent(browser: sync_api.Browser, corpus_index: Path) -> None:
-    from tests.live_server import running_server
+    from engine.serve import server_process
 
-    with running_server(corpus_index, token=TOKEN) as base:
+    with server_process(corpus_index, token=TOKEN) as base:
         context, web = _watch(browser, base)
         page = web.page
         sent: list[str | None] = []
