@@ -13,8 +13,18 @@ from engine.recommend import Recommendation
 from engine.topic_store import Topic
 
 
+# What a hit's score is in each search mode (related and recommend give cosines).
+SCORE_KINDS = {"dense": "cosine", "lexical": "bm25", "hybrid": "rrf"}
+
+
 def search_answer(text: str, mode: str, filters: Filters, hits: Sequence[Hit], elapsed_ms: float | None = None) -> dict:
-    out = {"query": text, "mode": mode, "filters": filters.to_dict(), "hits": [hit.to_dict() for hit in hits]}
+    out = {
+        "query": text,
+        "mode": mode,
+        "score": SCORE_KINDS[mode],
+        "filters": filters.to_dict(),
+        "hits": [hit.to_dict() for hit in hits],
+    }
     if elapsed_ms is not None:
         out["elapsed_ms"] = round(elapsed_ms, 2)
     return out
@@ -60,10 +70,16 @@ def topic_summary(t: Topic, ix: PaperIndex, coarse_labels: dict[int, str]) -> di
     }
 
 
-def topics_answer(ix: PaperIndex, level: str) -> dict:
-    """Every topic of a level with its members' ids, and how many papers are outliers."""
+def topics_answer(ix: PaperIndex, level: str, members: bool = True) -> dict:
+    """Every topic of a level (with its members' ids unless ``members`` is False: they
+    are most of the answer, ~1 MB at 87k papers), and how many papers are outliers."""
     coarse = coarse_labels(ix)
-    items = [dict(topic_summary(t, ix, coarse), papers=ix.topic_members(t.id, level)) for t in ix.topics(level)]
+    items = []
+    for t in ix.topics(level):
+        item = topic_summary(t, ix, coarse)
+        if members:
+            item["papers"] = ix.topic_members(t.id, level)
+        items.append(item)
     return {"level": level, "topics": items, "outliers": outliers(ix)}
 
 

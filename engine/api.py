@@ -221,10 +221,14 @@ def create_app(index: str | Path | LiveIndex, token: str | None = None) -> FastA
     def health() -> dict:
         """Whether the index answers, and which version."""
         ix = live.current()
+        counts = (ix.manifest.get("topics") or {}) if ix.has_topics() else {}
         return {
             "status": "ok",
+            "name": live.path.name,
             "version": ix.manifest["version"],
             "papers": len(ix),
+            "fine_topics": counts.get("fine_topics", 0),
+            "coarse_topics": counts.get("coarse_topics", 0),
             "index_type": (ix.manifest.get("index") or {}).get("type"),
             "backend": ix.manifest["model"].get("backend"),
             "topics": ix.has_topics(),
@@ -283,12 +287,13 @@ def create_app(index: str | Path | LiveIndex, token: str | None = None) -> FastA
         return answers.recommend_answer(body.like, body.unlike, body.method, found)
 
     @app.get("/api/topics", tags=["topics"], dependencies=guarded)
-    def topics(level: Level = "fine") -> dict:
-        """Every topic with its label, keywords, representatives and member ids."""
+    def topics(level: Level = "fine", papers: bool = True) -> dict:
+        """Every topic with its label, keywords, representatives and (unless
+        ``papers=false``) its members' ids."""
         ix = live.current()
         if not ix.has_topics():
             raise UnknownTopic("this index has no topics: run paperscope topics --refit")
-        return answers.topics_answer(ix, level)
+        return answers.topics_answer(ix, level, members=papers)
 
     @app.get("/api/topics/{topic_id}", tags=["topics"], dependencies=guarded)
     def topic(

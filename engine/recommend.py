@@ -36,7 +36,7 @@ _WORD = re.compile(r"[a-z][a-z0-9-]{2,}")
 @dataclass(frozen=True)
 class Recommendation:
     hit: query.Hit
-    because: dict  # {"like": id, "similarity": float, "words": [...]}
+    because: dict  # {"like": id, "title": its title, "similarity": float, "words": [...]}
 
     def to_dict(self) -> dict:
         return {**self.hit.to_dict(), "because": self.because}
@@ -125,7 +125,7 @@ def _explain(
         source = liked[like_rows[j]]
         shared = words[hit.paper.id] & _words(source.title + " " + source.abstract)
         ranked = sorted(shared, key=lambda w: (spread[w], -len(w), w))[:4]
-        out.append(Recommendation(hit, {"like": source.id, "similarity": round(float(sims[i, j]), 4), "words": ranked}))
+        out.append(Recommendation(hit, {"like": source.id, "title": source.title, "similarity": round(float(sims[i, j]), 4), "words": ranked}))
     return out
 
 

@@ -35,7 +35,8 @@ def _cli_json(*args: str) -> dict:
 def test_answers_have_the_cli_shapes(served_corpus: str, corpus_index: Path) -> None:
     paper = PAPERS[3]
     searched = httpx.get(f"{served_corpus}/api/search", params={"q": "dark matter halo", "k": 5}).json()
-    assert set(searched) == {"query", "mode", "filters", "hits", "elapsed_ms"}
+    assert set(searched) == {"query", "mode", "score", "filters", "hits", "elapsed_ms"}
+    assert searched["score"] == "rrf"
     cli = _cli_json("search", "dark matter halo", "-k", "5", "--index", str(corpus_index))
     assert searched["hits"] == cli["hits"] and searched["mode"] == cli["mode"] == "hybrid"
     hit = searched["hits"][0]
@@ -51,11 +52,14 @@ def test_answers_have_the_cli_shapes(served_corpus: str, corpus_index: Path) -> 
     cli_args = ["recommend", "--like", PAPERS[0].id, "--like", PAPERS[1].id, "--unlike", PAPERS[2].id]
     assert recommended == _cli_json(*cli_args, "-k", "5", "--index", str(corpus_index))
     assert not {h["id"] for h in recommended["hits"]} & {p.id for p in PAPERS[:3]}
-    assert all(h["because"]["like"] in body["like"] for h in recommended["hits"])
+    titles = {p.id: p.title for p in PAPERS}
+    assert all(titles[h["because"]["like"]] == h["because"]["title"] for h in recommended["hits"])
 
     topics = httpx.get(f"{served_corpus}/api/topics").json()
     assert topics == _cli_json("topics", "--index", str(corpus_index))
     assert sum(t["size"] for t in topics["topics"]) + topics["outliers"] == len(PAPERS)
+    light = httpx.get(f"{served_corpus}/api/topics", params={"papers": "false"}).json()
+    assert light["topics"] == [{k: v for k, v in t.items() if k != "papers"} for t in topics["topics"]]
     first = topics["topics"][0]
     topic = httpx.get(f"{served_corpus}/api/topics/{first['id']}", params={"k": 3}).json()
     assert topic == _cli_json("topic", str(first["id"]), "-k", "3", "--index", str(corpus_index))
@@ -69,6 +73,7 @@ def test_paper_map_and_health(served_corpus: str) -> None:
     assert got["authors"] == list(paper.authors) and got["topic"] is not None
     health = httpx.get(f"{served_corpus}/api/health").json()
     assert health["status"] == "ok" and health["papers"] == len(PAPERS) and health["topics"] is True
+    assert health["fine_topics"] == len(httpx.get(f"{served_corpus}/api/topics").json()["topics"]) > 0
     mapped = httpx.get(f"{served_corpus}/api/map", headers={"Accept-Encoding": "gzip"})
     assert mapped.headers.get("content-encoding") == "gzip"  # the biggest answer travels compressed
     points = mapped.json()
