@@ -377,6 +377,7 @@ def demo(index: IndexOpt = Path("indexes/demo"), cache: CacheOpt = True) -> None
             source = ix.paper(DEMO_RELATED)
             print_hits(ix.related(DEMO_RELATED, k=3), f"related to {source.id}: {source.title}")
     typer.echo(f'\nTry: paperscope search "your question" --index {index}')
+    typer.echo(f"     paperscope serve --index {index}   (then open http://127.0.0.1:8000/)")
 
 
 # The query commands (search, related, recommend) live in their own module and register
