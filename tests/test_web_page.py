@@ -23,6 +23,7 @@ QUERY = "dark matter in dwarf galaxies"
 TOKEN = "web-page-token-0123456789"
 VIEWPORT = {"width": 1366, "height": 768}
 WAIT_MS = 30_000
+SCORE_NAMES = {"cosine": "similarity", "bm25": "BM25", "rrf": "fusion"}  # what the page calls each score
 
 
 @dataclass
@@ -90,7 +91,8 @@ def _api(base: str, path: str, **params) -> dict:
 def test_search_shows_results_with_their_metadata(web: Watched) -> None:
     page = web.page
     _search(page, QUERY)
-    expected = _api(web.base, "/api/search", q=QUERY, k=20)["hits"]
+    answer = _api(web.base, "/api/search", q=QUERY, k=20)
+    expected = answer["hits"]
     results = page.locator("[data-testid=result]")
     assert results.count() == len(expected) > 0
     assert _ids(page, "[data-testid=result]") == [hit["id"] for hit in expected]
@@ -102,12 +104,50 @@ def test_search_shows_results_with_their_metadata(web: Watched) -> None:
         assert card.locator("time").get_attribute("datetime") == hit["date"]
         assert card.locator("[data-testid=result-categories] .cat").all_inner_texts() == hit["categories"]
         score = card.get_by_test_id("result-score")
-        assert "score" in score.inner_text() and float(score.get_attribute("data-score")) == hit["score"]
+        assert score.inner_text().startswith(SCORE_NAMES[answer["score"]] + " ")
+        assert score.get_attribute("data-kind") == answer["score"] == "rrf"  # hybrid, the default
+        assert float(score.get_attribute("data-score")) == hit["score"]
         chip = card.get_by_test_id("topic-chip")
         assert chip.inner_text().strip() == hit["topic"]["label"]
         assert chip.get_attribute("data-topic-id") == str(hit["topic"]["id"])
     assert "20 results" in page.get_by_test_id("search-status").inner_text()
     assert page.evaluate("new URL(location.href).searchParams.get('q')") == QUERY
+    web.assert_clean()
+
+
+def test_each_search_mode_names_its_score(web: Watched) -> None:
+    page = web.page
+    _search(page, QUERY)
+    for mode, kind in (("lexical", "bm25"), ("dense", "cosine")):
+        answer = _api(web.base, "/api/search", q=QUERY, k=20, mode=mode)
+        assert answer["score"] == kind
+        page.select_option("[data-testid=search-mode]", mode)  # reruns the shown search
+        page.wait_for_selector(f"#results[data-state=ready] [data-testid=result-list][data-score={kind}]")
+        assert _ids(page, "[data-testid=result]") == [hit["id"] for hit in answer["hits"]]
+        first = page.locator("[data-testid=result-score]").first
+        name, value = first.inner_text().rsplit(" ", 1)
+        assert name == SCORE_NAMES[kind] and first.get_attribute("data-kind") == kind
+        assert abs(float(value) - answer["hits"][0]["score"]) <= 0.05  # BM25 shows one decimal
+    # related papers are cosine similarities whatever the search mode
+    page.locator("[data-testid=result-title]").first.click()
+    page.wait_for_selector("[data-testid=related-list]")
+    related = page.locator("[data-testid=related-score]")
+    assert {related.nth(i).get_attribute("data-kind") for i in range(related.count())} == {"cosine"}
+    web.assert_clean()
+
+
+def test_the_header_describes_the_index_from_health_alone(web: Watched) -> None:
+    page = web.page
+    health = _api(web.base, "/api/health")
+    assert health["fine_topics"] > 0 and health["coarse_topics"] > 0
+    assert page.get_by_test_id("index-name").inner_text() == health["name"]
+    assert page.get_by_test_id("index-papers").inner_text() == f"{health['papers']} papers"
+    topics = page.get_by_test_id("index-topics").inner_text()
+    assert topics == f"{health['fine_topics']} topics in {health['coarse_topics']} broad"
+    # the topic lists (for the filter menu) come without their member ids
+    page.wait_for_selector("#f-topic optgroup", state="attached")
+    listed = [url for url in web.requests if "/api/topics?" in url]
+    assert listed and all("papers=false" in url for url in listed)
     web.assert_clean()
 
 
@@ -149,6 +189,7 @@ def test_likes_and_unlikes_drive_the_recommendations(web: Watched) -> None:
     liked = page.locator("[data-testid=result]").first.get_attribute("data-id")
     page.locator("[data-testid=result-title]").first.click()
     page.wait_for_selector(f"[data-testid=paper-detail][data-id='{liked}']")
+    liked_title = page.get_by_test_id("detail-title").inner_text()
     page.get_by_test_id("detail-like").click()
     assert page.get_by_test_id("detail-like").get_attribute("aria-pressed") == "true"
     assert page.get_by_test_id("feedback-count").inner_text() == "1"
@@ -159,6 +200,8 @@ def test_likes_and_unlikes_drive_the_recommendations(web: Watched) -> None:
     expected = httpx.post(f"{web.base}/api/recommend", json={"like": [liked], "unlike": [], "k": 20}).json()
     assert first == [hit["id"] for hit in expected["hits"]]
     assert page.locator("[data-testid=because]").count() == len(first)
+    reasons = page.locator("[data-testid=because-title]")
+    assert {reasons.nth(i).get_attribute("data-id") for i in range(reasons.count())} == {liked}
 
     unliked = first[0]
     page.locator(f"[data-testid=recommendation][data-id='{unliked}'] [data-testid=unlike-button]").click()
@@ -168,11 +211,23 @@ def test_likes_and_unlikes_drive_the_recommendations(web: Watched) -> None:
     body = {"like": [liked], "unlike": [unliked], "k": 20}
     assert second == [hit["id"] for hit in httpx.post(f"{web.base}/api/recommend", json=body).json()["hits"]]
 
-    # the marks survive a reload (localStorage), and removing the like empties the list
+    # the marks survive a reload (localStorage), and removing the like empties the list;
+    # a reason names the liked paper by the API's title, not the one stored with the mark
+    stored = "A title kept in this browser"
+    page.evaluate(
+        """stored => {
+            const marks = JSON.parse(localStorage.getItem('paperscope.feedback.v1'));
+            marks.like[0].title = stored;
+            localStorage.setItem('paperscope.feedback.v1', JSON.stringify(marks));
+        }""",
+        stored,
+    )
     page.reload()
     page.get_by_test_id("tab-foryou").click()
     assert _recommended(page, 1, 1) == second
     assert _ids(page, "[data-testid=examples-like] .example") == [liked]
+    assert page.locator("[data-testid=examples-like] .example-title").inner_text() == stored
+    assert page.locator("[data-testid=because-title]").first.inner_text() == liked_title
     page.locator("[data-testid=examples-like] .example-remove").click()
     page.wait_for_selector("#recommendations[data-state=empty]")
     web.assert_clean()

@@ -1,0 +1,234 @@
+/* The Map view: every paper as a point (WebGL, so 87k points stay smooth), coloured by
+ * topic, labelled at topic centres; a click opens the paper. Plotly (4.8 MB) and the
+ * map's data load only when the view is first opened. */
+
+import { api } from "./api.js";
+import { $, $$, clear, errorBox, h } from "./dom.js";
+import { plural, topicColor } from "./format.js";
+import { hoverLabels, topicAnnotations } from "./map-labels.js";
+import { openPaper, openPaperId } from "./paper.js";
+import { searchHits } from "./search.js";
+import { app } from "./state.js";
+import { setView } from "./views.js";
+
+const PLOTLY = "/static/vendor/plotly.min.js"; // served by paperscope itself: no CDN
+/* The plot's traces, in this order. */
+const PAPERS = 0;
+const RESULTS = 1;
+const SELECTED = 2;
+
+/** ``data``: /api/map; ``index``: id → point; ``colors`` / ``hover``: built once each. */
+const m = { data: null, loading: null, level: "fine", plotted: false, showResults: false, index: null, colors: {}, hover: null, relabel: 0 };
+
+const plot = () => $("#map");
+
+function loadPlotly() {
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  if (!loadPlotly.promise) {
+    loadPlotly.promise = new Promise((resolve, reject) => {
+      const script = h("script", { src: PLOTLY, async: true });
+      script.onload = () => (window.Plotly ? resolve(window.Plotly) : reject(new Error("plotly did not load")));
+      script.onerror = () => {
+        loadPlotly.promise = null; // a later visit may try again
+        reject(new Error(`Could not load the plotting library (${PLOTLY}).`));
+      };
+      document.head.append(script);
+    });
+  }
+  return loadPlotly.promise;
+}
+
+/** A message over the plot (loading, error); none hides the box. */
+export function mapMessage(...children) {
+  const box = $("#map-message");
+  clear(box, children);
+  box.hidden = children.length === 0;
+}
+
+function mapColors(level) {
+  if (!m.colors[level]) m.colors[level] = m.data[level].map(topicColor);
+  return m.colors[level];
+}
+
+function mapHover() {
+  if (!m.hover) m.hover = hoverLabels(m.data);
+  return m.hover;
+}
+
+/** Places the topic labels again after a zoom or pan, once per frame at most. */
+function relabelMap() {
+  if (!m.data || !window.Plotly) return;
+  cancelAnimationFrame(m.relabel);
+  m.relabel = requestAnimationFrame(() => window.Plotly.relayout(plot(), { annotations: topicAnnotations(plot()._fullLayout, m.data, m.level) }));
+}
+
+export async function openMapView() {
+  const el = plot();
+  if (m.plotted) {
+    // the plot was drawn while hidden or at another window size
+    window.Plotly.Plots.resize(el);
+    return;
+  }
+  if (m.loading) return m.loading;
+  mapMessage(h("span", { class: "spinner", "aria-hidden": "true" }), app.health ? `Loading the map of ${plural(app.health.papers, "paper")}…` : "Loading the map…");
+  el.dataset.state = "loading";
+  m.loading = (async () => {
+    try {
+      const [Plotly, data] = await Promise.all([loadPlotly(), api("/api/map")]);
+      m.data = data;
+      m.index = new Map(data.ids.map((id, i) => [id, i]));
+      await drawMap(Plotly);
+      m.plotted = true;
+      el.dataset.state = "ready";
+      mapMessage();
+      $("#map-info").textContent = `${plural(data.papers, "paper")} · scroll to zoom · click a point to open it`;
+    } catch (err) {
+      el.dataset.state = "error";
+      mapMessage(errorBox(err, "Could not draw the map", "map-error"));
+    } finally {
+      m.loading = null;
+    }
+  })();
+  return m.loading;
+}
+
+/** An empty overlay trace: the search results, or the open paper's ring. */
+function overlay(name, marker) {
+  return { type: "scattergl", mode: "markers", name, x: [], y: [], customdata: [], text: [], hovertemplate: "%{text}<extra></extra>", marker };
+}
+
+async function drawMap(Plotly) {
+  const el = plot();
+  const n = m.data.ids.length;
+  // smaller, lighter points as the index grows, so clusters stay readable
+  const size = n > 20000 ? 3 : n > 2000 ? 5 : 8;
+  const points = {
+    type: "scattergl",
+    mode: "markers",
+    name: "papers",
+    x: m.data.x,
+    y: m.data.y,
+    customdata: m.data.ids,
+    text: mapHover(),
+    hovertemplate: "%{text}<extra></extra>",
+    marker: { color: mapColors(m.level), size, opacity: n > 20000 ? 0.7 : 0.85, line: { width: 0 } },
+  };
+  const results = overlay("search results", { color: "#1c2330", size: size + 6, symbol: "circle", line: { color: "#ffffff", width: 1.5 } });
+  const selected = overlay("open paper", { color: "rgba(52,70,176,0.18)", size: size + 14, symbol: "circle", line: { color: "#3446b0", width: 2.5 } });
+  const font = getComputedStyle(document.body).fontFamily;
+  const layout = {
+    margin: { l: 8, r: 8, t: 8, b: 8 },
+    paper_bgcolor: "#ffffff",
+    plot_bgcolor: "#ffffff",
+    showlegend: false,
+    dragmode: "pan",
+    hovermode: "closest",
+    hoverlabel: { bgcolor: "#ffffff", bordercolor: "#d5d9e0", font: { family: font, size: 12.5, color: "#1c2330" }, align: "left" },
+    font: { family: font },
+    xaxis: { visible: false, showgrid: false, zeroline: false },
+    yaxis: { visible: false, showgrid: false, zeroline: false },
+    annotations: [],
+  };
+  const config = {
+    displaylogo: false,
+    responsive: true,
+    scrollZoom: true,
+    modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d", "toImage"],
+  };
+  await Plotly.newPlot(el, [points, results, selected], layout, config);
+  el.on("plotly_click", (event) => {
+    const p = event && event.points && event.points[0];
+    if (!p) return;
+    const id = p.customdata !== undefined ? p.customdata : p.curveNumber === PAPERS ? m.data.ids[p.pointIndex ?? p.pointNumber] : undefined;
+    if (typeof id === "string" && id) openPaper(id);
+  });
+  el.on("plotly_relayout", (event) => {
+    if (event && Object.keys(event).some((key) => /^(xaxis|yaxis|autosize|width|height)/.test(key))) relabelMap();
+  });
+  relabelMap();
+  if (m.showResults) updateMapResults();
+  if (openPaperId()) highlightOnMap(openPaperId());
+}
+
+/** The restyle that shows ``ids`` (those on the map) in an overlay trace. */
+function pointsTrace(ids) {
+  const hover = mapHover();
+  const idx = ids.map((id) => m.index.get(id)).filter((i) => i !== undefined);
+  return { x: [idx.map((i) => m.data.x[i])], y: [idx.map((i) => m.data.y[i])], customdata: [idx.map((i) => m.data.ids[i])], text: [idx.map((i) => hover[i])] };
+}
+
+function updateMapResults() {
+  if (!m.plotted) return;
+  const ids = m.showResults ? searchHits().map((hit) => hit.id) : [];
+  window.Plotly.restyle(plot(), pointsTrace(ids), [RESULTS]);
+}
+
+/** New search results: shown on the map if the reader asked for them. */
+export function searchResultsChanged() {
+  if (m.showResults) updateMapResults();
+}
+
+/** Rings the open paper (or none) on the map, if it is drawn. */
+export function highlightOnMap(id) {
+  if (!m.plotted) return;
+  window.Plotly.restyle(plot(), pointsTrace(id ? [id] : []), [SELECTED]);
+}
+
+function setMapLevel(level) {
+  m.level = level;
+  for (const b of $$("[data-map-level]")) b.setAttribute("aria-pressed", String(b.dataset.mapLevel === level));
+  if (!m.plotted) return;
+  window.Plotly.restyle(plot(), { "marker.color": [mapColors(level)] }, [PAPERS]);
+  relabelMap();
+}
+
+/** Largest minus smallest, without spreading 87k numbers into Math.min's arguments. */
+function span(values) {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of values) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return hi - lo || 1;
+}
+
+export async function showOnMap(id) {
+  setView("map");
+  await openMapView();
+  if (!m.plotted) return;
+  const i = m.index.get(id);
+  if (i === undefined) return;
+  highlightOnMap(id);
+  const rx = span(m.data.x) / 8;
+  const ry = span(m.data.y) / 8;
+  window.Plotly.relayout(plot(), { "xaxis.range": [m.data.x[i] - rx, m.data.x[i] + rx], "yaxis.range": [m.data.y[i] - ry, m.data.y[i] + ry] });
+}
+
+export async function showTopicOnMap(t, level) {
+  setView("map");
+  if (m.level !== level) setMapLevel(level);
+  await openMapView();
+  if (!m.plotted) return;
+  const xs = [];
+  const ys = [];
+  m.data[level].forEach((topic, i) => {
+    if (topic === t.id) {
+      xs.push(m.data.x[i]);
+      ys.push(m.data.y[i]);
+    }
+  });
+  if (!xs.length) return;
+  const pad = (lo, hi) => Math.max((hi - lo) * 0.25, 1);
+  const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
+  const [y0, y1] = [Math.min(...ys), Math.max(...ys)];
+  window.Plotly.relayout(plot(), { "xaxis.range": [x0 - pad(x0, x1), x1 + pad(x0, x1)], "yaxis.range": [y0 - pad(y0, y1), y1 + pad(y0, y1)] });
+}
+
+export function wireMap() {
+  for (const b of $$("[data-map-level]")) b.addEventListener("click", () => setMapLevel(b.dataset.mapLevel));
+  $("#map-show-results").addEventListener("change", (event) => {
+    m.showResults = event.target.checked;
+    updateMapResults();
+  });
+}

@@ -1,0 +1,42 @@
+/* The four views behind the tabs (Search, For you, Topics, Map), as an ARIA tab list:
+ * arrow keys, Home and End move between tabs. */
+
+import { $$ } from "./dom.js";
+import { openMapView } from "./map.js";
+import { openTopicsView } from "./topics.js";
+
+/** Shows ``view``; ``load`` fetches what it needs (topics, map) on first showing. */
+export function setView(view, { load = true, focus = false } = {}) {
+  for (const tab of $$('[role="tab"]')) {
+    const on = tab.dataset.view === view;
+    tab.setAttribute("aria-selected", String(on));
+    tab.tabIndex = on ? 0 : -1;
+    if (on && focus) tab.focus();
+  }
+  for (const panel of $$(".view")) panel.hidden = panel.id !== `view-${view}`;
+  document.body.dataset.view = view;
+  if (!load) return;
+  if (view === "topics") openTopicsView();
+  if (view === "map") openMapView();
+}
+
+export function wireTabs() {
+  const tabs = $$('[role="tab"]');
+  for (const tab of tabs) {
+    tab.addEventListener("click", () => {
+      if (!tab.disabled) setView(tab.dataset.view);
+    });
+    tab.addEventListener("keydown", (event) => {
+      const i = tabs.indexOf(tab);
+      let next = null;
+      if (event.key === "ArrowRight") next = tabs[(i + 1) % tabs.length];
+      else if (event.key === "ArrowLeft") next = tabs[(i - 1 + tabs.length) % tabs.length];
+      else if (event.key === "Home") next = tabs[0];
+      else if (event.key === "End") next = tabs[tabs.length - 1];
+      if (next && !next.disabled) {
+        event.preventDefault();
+        setView(next.dataset.view, { focus: true });
+      }
+    });
+  }
+}
