@@ -58,6 +58,11 @@ class OnnxEmbedder:
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
+        # Threads spin between ops within a run (throughput) but stop when a run ends:
+        # left spinning, they took both cores from the FAISS search right after a query
+        # embedding (exact search at 87k: 32 ms end to end, 16 ms with this; batch speed
+        # unchanged within noise).
+        options.add_session_config_entry("session.force_spinning_stop", "1")
         return ort.InferenceSession(
             str(path),
             options,
