@@ -166,6 +166,20 @@ def _filters(category: list[str], since: str | None, until: str | None, topic: i
     return Filters(categories=tuple(category), since=since, until=until, topic=topic, level=level)
 
 
+def filter_params(
+    category: Annotated[list[Category], Query(max_length=MAX_CATEGORIES)] = [],  # noqa: B006 (FastAPI copies it)
+    since: Annotated[str | None, Query(max_length=10, description="YYYY, YYYY-MM or YYYY-MM-DD")] = None,
+    until: Annotated[str | None, Query(max_length=10, description="inclusive, as since")] = None,
+    topic: Annotated[int | None, Query(ge=-1, le=1_000_000)] = None,
+    level: Level = "fine",
+) -> Filters:
+    """The filters of a GET query, shared by search and related."""
+    return _filters(category, since, until, topic, level)
+
+
+QueryFilters = Annotated[Filters, Depends(filter_params)]
+
+
 def create_app(index: str | Path | LiveIndex, token: str | None = None) -> FastAPI:
     """The app for one index (a folder, or a LiveIndex already open). ``token``: when
     given, ``/api`` calls other than health need ``Authorization: Bearer <token>``."""
@@ -243,14 +257,9 @@ def create_app(index: str | Path | LiveIndex, token: str | None = None) -> FastA
         ],
         k: Annotated[int, Query(ge=1, le=MAX_API_K)] = 10,
         mode: Literal["hybrid", "dense", "lexical"] = "hybrid",
-        category: Annotated[list[Category], Query(max_length=MAX_CATEGORIES)] = [],  # noqa: B006 (FastAPI copies it)
-        since: Annotated[str | None, Query(max_length=10, description="YYYY, YYYY-MM or YYYY-MM-DD")] = None,
-        until: Annotated[str | None, Query(max_length=10)] = None,
-        topic: Annotated[int | None, Query(ge=-1, le=1_000_000)] = None,
-        level: Level = "fine",
+        filters: QueryFilters = None,
     ) -> dict:
         """Papers for a text query."""
-        filters = _filters(category, since, until, topic, level)
         tick = time.perf_counter()
         hits = live.current().search(q, k=k, filters=filters, mode=mode)
         return answers.search_answer(q, mode, filters, hits, (time.perf_counter() - tick) * 1000)
@@ -261,16 +270,12 @@ def create_app(index: str | Path | LiveIndex, token: str | None = None) -> FastA
     def related(
         paper_id: str,
         k: Annotated[int, Query(ge=1, le=MAX_API_K)] = 10,
-        category: Annotated[list[Category], Query(max_length=MAX_CATEGORIES)] = [],  # noqa: B006
-        since: Annotated[str | None, Query(max_length=10)] = None,
-        until: Annotated[str | None, Query(max_length=10)] = None,
-        topic: Annotated[int | None, Query(ge=-1, le=1_000_000)] = None,
-        level: Level = "fine",
+        filters: QueryFilters = None,
     ) -> dict:
         """Papers nearest to a paper of the index."""
         _check_id(paper_id)
         ix = live.current()
-        hits = ix.related(paper_id, k=k, filters=_filters(category, since, until, topic, level))
+        hits = ix.related(paper_id, k=k, filters=filters)
         return answers.related_answer(ix.paper(paper_id), hits)
 
     @app.get("/api/papers/{paper_id:path}", tags=["papers"], dependencies=guarded)
