@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import logging
 import os
 import socket
 import subprocess
@@ -23,7 +22,6 @@ from pathlib import Path
 from engine.errors import QueryError
 
 MAX_CONNECTIONS = 64
-log = logging.getLogger(__name__)
 
 
 def is_loopback(host: str) -> bool:
