@@ -12,7 +12,6 @@ from engine.query import Hit
 from engine.recommend import Recommendation
 from engine.topic_store import Topic
 
-
 # What a hit's score is in each search mode (related and recommend give cosines).
 SCORE_KINDS = {"dense": "cosine", "lexical": "bm25", "hybrid": "rrf"}
 
