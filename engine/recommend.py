@@ -125,7 +125,12 @@ def _explain(
         source = liked[like_rows[j]]
         shared = words[hit.paper.id] & _words(source.title + " " + source.abstract)
         ranked = sorted(shared, key=lambda w: (spread[w], -len(w), w))[:4]
-        out.append(Recommendation(hit, {"like": source.id, "title": source.title, "similarity": round(float(sims[i, j]), 4), "words": ranked}))
+        out.append(
+            Recommendation(
+                hit,
+                {"like": source.id, "title": source.title, "similarity": round(float(sims[i, j]), 4), "words": ranked},
+            )
+        )
     return out
 
 
