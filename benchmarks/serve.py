@@ -36,7 +36,7 @@ def sample_requests(index: Path, n: int = 2000) -> tuple[list[str], list[str]]:
     import engine
 
     with engine.open(index) as ix:
-        ids = ix._artifact.ids()
+        ids = ix.ids()
         picks = random.Random(0).sample(ids, min(n, len(ids)))
         titles = [ix.paper(pid).title for pid in picks]
     return titles, picks

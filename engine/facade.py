@@ -197,6 +197,10 @@ class PaperIndex:
             return f"the index at {self.path.parent} has no topics: run paperscope topics --refit"
         return f"no {level} topic {topic_id} in the index at {self.path.parent} (see paperscope topics)"
 
+    def ids(self) -> list[str]:
+        """Every paper's id, in index order."""
+        return self._artifact.ids()
+
     def topic_of(self, paper_id: str) -> dict | None:
         """The topic reference of a paper in the index, as hits carry it."""
         row = query.row_for_id(self._artifact, paper_id)
