@@ -23,7 +23,7 @@ import numpy as np
 from engine import store, topic_stage, vectors
 from engine.embed import Embedder, describe, embedder_like, load_embedder
 from engine.errors import BuildError, IndexCorrupt, IndexNotFound
-from engine.papers import Paper, Problem, deduplicate
+from engine.papers import Paper, Problem
 from engine.sources import read_papers
 from engine.topics import TopicParams
 from engine.vectorize import EMBED_CHUNK, reusable_vectors, vectorize
@@ -102,30 +102,38 @@ def build(inputs: Sequence[str | Path], index_dir: str | Path, options: Options 
 
 def add(inputs: Sequence[str | Path], index_dir: str | Path, options: Options | None = None) -> BuildReport:
     """Merge ``inputs`` into the live version: new ids are appended, a newer copy of a
-    known paper replaces it, and only new or changed texts are embedded."""
+    known paper replaces it, and only new or changed texts are embedded. The live
+    version's files are extended, not rebuilt (see :mod:`engine.update`)."""
+    from engine import update
+
     options = options or Options()
     report, parsed = _parse(inputs, Path(index_dir))
     with store.writer_lock(report.index_dir):
         previous = store.Artifact.open(report.index_dir)
         try:
-            existing = list(previous.all_papers())
-            merged = deduplicate([paper for _, paper, _ in existing] + parsed).papers
-            known_ids = {paper.id for _, paper, _ in existing}
-            report.new_papers = sum(1 for paper in parsed if paper.id not in known_ids)
+            changes = update.plan(previous, parsed)
+            report.new_papers = len(changes.appended)
+            if not changes.rewritten and not changes.appended:  # nothing new: no new version
+                store.remove_leftovers(report.index_dir)  # but tidy up as any writer does
+                report.version, report.papers = previous.path.name, changes.existing
+                report.reused = changes.existing
+                report.seconds["total"] = time.perf_counter() - report.started
+                return report
             embedder = options.embedder or _embedder_for(previous.manifest, options)
-            done = _vectorize(merged, embedder, previous, options, report)
-            result = None
-            before = topic_stage.previous_topics(previous, merged)
-            if before is not None:
+            writer, sections = update.grow(previous, changes, embedder, options, report)
+            try:
                 tick = time.perf_counter()
-                old_hash = {paper.id: digest for _, paper, digest in existing}
-                stale = np.array([old_hash.get(p.id) != h for p, h in zip(merged, done.hashes, strict=True)])
-                summary = previous.manifest.get("topics") or {}
-                result = topic_stage.extend_topics(before, done.vectors, stale, summary)
-                report.seconds["topics"] = time.perf_counter() - tick
-            _publish(report, merged, done.vectors, done.hashes, embedder, result, inputs, options)
+                manifest = update.manifest_after(previous.manifest, sections, report, inputs, library_versions())
+                final = writer.publish(manifest)
+                report.seconds["publish"] = time.perf_counter() - tick
+            except BaseException:
+                writer.abandon()
+                raise
         finally:
             previous.close()
+    report.version = final.name
+    report.topics = sections["topics"]
+    report.seconds["total"] = time.perf_counter() - report.started
     return report
 
 
@@ -214,6 +222,7 @@ def _publish(
         tick = time.perf_counter()
         kind = vectors.choose_type(len(matrix), options.index_type)
         index, spec = vectors.build_index(matrix, kind, seed=options.topic_params.seed)
+        spec["requested"] = options.index_type
         vectors.save_index(index, writer.file(store.FAISS_INDEX))
         report.seconds["index"] = time.perf_counter() - tick
         tick = time.perf_counter()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Sequence
 
 from engine.errors import QueryError
@@ -53,6 +54,47 @@ def write_document_counts(db: sqlite3.Connection) -> None:
     db.execute("INSERT INTO papers_df SELECT term, doc FROM temp.papers_vocab")
     db.execute("DROP TABLE temp.papers_vocab")
     db.commit()
+
+
+def forget_rows(db: sqlite3.Connection, rows: Sequence[int]) -> None:
+    """Take papers out of the FTS index and the document counts, before their rows in
+    the papers table change (an external-content index must be told the old text)."""
+    records = _fts_records(db, rows)
+    db.executemany(
+        "INSERT INTO papers_fts(papers_fts, rowid, title, abstract, authors) VALUES ('delete', ?, ?, ?, ?)", records
+    )
+    _count_terms(db, records, -1)
+
+
+def index_rows(db: sqlite3.Connection, rows: Sequence[int]) -> None:
+    """Put papers (new, or just rewritten) into the FTS index and the document counts."""
+    records = _fts_records(db, rows)
+    db.executemany("INSERT INTO papers_fts(rowid, title, abstract, authors) VALUES (?, ?, ?, ?)", records)
+    _count_terms(db, records, +1)
+
+
+def _fts_records(db: sqlite3.Connection, rows: Sequence[int]) -> list[tuple]:
+    out = []
+    rows = [int(r) for r in rows]
+    for start in range(0, len(rows), 500):
+        chunk = rows[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        out += db.execute(f"SELECT row, title, abstract, authors FROM papers WHERE row IN ({marks})", chunk).fetchall()
+    return out
+
+
+def _count_terms(db: sqlite3.Connection, records: list[tuple], step: int) -> None:
+    """Adjust the document counts by the distinct terms of each record: the same terms
+    the FTS index stores, from SQLite's own tokenizer."""
+    if not records or not has_document_counts(db):
+        return
+    counts = Counter(term for _, *columns in records for term in set(index_tokens(" ".join(columns))))
+    db.executemany(
+        "INSERT INTO papers_df(term, docs) VALUES (?, ?) ON CONFLICT(term) DO UPDATE SET docs = docs + excluded.docs",
+        [(term, step * count) for term, count in counts.items()],
+    )
+    if step < 0:
+        db.execute("DELETE FROM papers_df WHERE docs <= 0")
 
 
 def has_fts(db: sqlite3.Connection) -> bool:

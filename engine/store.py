@@ -72,6 +72,8 @@ CREATE INDEX papers_primary_category ON papers(primary_category);
 CREATE INDEX papers_date ON papers(date);
 """
 _COLUMNS = "row, id, title, abstract, authors, categories, primary_category, date, updated, version, comment, text_hash, source"
+_INSERT = f"INSERT INTO papers ({_COLUMNS}) VALUES ({','.join('?' * 13)})"
+_COPY_ROWS = 65_536  # vectors copied per block when a version extends another (~100 MB)
 
 
 _INDEX_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -177,6 +179,17 @@ class Artifact:
         )
         return [found[row] for row in rows]
 
+    def records_for_ids(self, ids: Sequence[str]) -> dict[str, tuple[int, Paper, str]]:
+        """(row, paper, text hash) of the given ids that this version holds."""
+        out: dict[str, tuple[int, Paper, str]] = {}
+        ids = list(ids)
+        for start in range(0, len(ids), 500):  # SQLite caps the number of bound parameters
+            chunk = ids[start : start + 500]
+            cursor = self.db.execute(f"SELECT {_COLUMNS} FROM papers WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+            for record in cursor:
+                out[record[1]] = (record[0], _paper_from_row(record), record[11])
+        return out
+
     def text_hashes(self) -> list[str]:
         """Hash of each paper's embedded text, in row order."""
         return [r[0] for r in self.db.execute("SELECT text_hash FROM papers ORDER BY row")]
@@ -200,6 +213,24 @@ class Artifact:
         self.db.close()
         if "row_reader" in self.__dict__:
             self.row_reader.close()
+
+
+def _record(row: int, p: Paper, text_hash: str) -> tuple:
+    return (
+        row,
+        p.id,
+        p.title,
+        p.abstract,
+        json.dumps(list(p.authors), ensure_ascii=False),
+        json.dumps(list(p.categories)),
+        p.primary_category,
+        p.date,
+        p.updated,
+        p.version,
+        p.comment,
+        text_hash,
+        p.source,
+    )
 
 
 def _paper_from_row(record: tuple) -> Paper:
@@ -250,7 +281,7 @@ class VersionWriter:
     def __init__(self, index_dir: Path) -> None:
         self.index_dir = Path(index_dir)
         self.index_dir.mkdir(parents=True, exist_ok=True)
-        _remove_leftovers(self.index_dir)
+        remove_leftovers(self.index_dir)
         self.name = f"v{_latest_version_number(self.index_dir) + 1:06d}"
         self.temp = self.index_dir / f"{_TEMP_PREFIX}{self.name}-{os.getpid()}"
         self.temp.mkdir()
@@ -263,33 +294,50 @@ class VersionWriter:
         try:
             db.executescript(_SCHEMA)
             db.executemany(
-                f"INSERT INTO papers ({_COLUMNS}) VALUES ({','.join('?' * 13)})",
-                (
-                    (
-                        row,
-                        p.id,
-                        p.title,
-                        p.abstract,
-                        json.dumps(list(p.authors), ensure_ascii=False),
-                        json.dumps(list(p.categories)),
-                        p.primary_category,
-                        p.date,
-                        p.updated,
-                        p.version,
-                        p.comment,
-                        h,
-                        p.source,
-                    )
-                    for row, (p, h) in enumerate(zip(papers, text_hashes, strict=True))
-                ),
+                _INSERT,
+                (_record(row, p, h) for row, (p, h) in enumerate(zip(papers, text_hashes, strict=True))),
             )
             db.commit()
             lexical.write_fts(db)
         finally:
             db.close()
 
+    def update_papers(self, version_dir: Path, changed: Sequence[tuple[int, Paper, str]]) -> None:
+        """The papers database of ``version_dir`` with (row, paper, text hash) records
+        written over existing rows or appended, its FTS index and document counts kept
+        in step, all in one transaction."""
+        self.reuse_files(version_dir, [PAPERS_DB])
+        db = sqlite3.connect(self.temp / PAPERS_DB)
+        try:
+            with db:
+                rows = [row for row, _, _ in changed]
+                lexical.forget_rows(db, rows)  # needs the old contents, so before they change
+                db.executemany(_INSERT.replace("INSERT", "INSERT OR REPLACE", 1), (_record(*c) for c in changed))
+                lexical.index_rows(db, rows)
+        finally:
+            db.close()
+
     def write_vectors(self, vectors: np.ndarray) -> None:
         np.save(self.temp / VECTORS, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
+
+    def extend_vectors(
+        self, version_dir: Path, rows: Sequence[int], replacements: np.ndarray, appended: np.ndarray
+    ) -> np.ndarray:
+        """``version_dir``'s vectors with ``rows`` overwritten and ``appended`` added at the
+        end, written through a memory map block by block (never two copies in RAM);
+        returns the new file, mapped read-only."""
+        old = np.load(version_dir / VECTORS, mmap_mode="r", allow_pickle=False)
+        shape = (len(old) + len(appended), old.shape[1])
+        out = np.lib.format.open_memmap(self.temp / VECTORS, mode="w+", dtype=np.float32, shape=shape)
+        for start in range(0, len(old), _COPY_ROWS):
+            stop = min(start + _COPY_ROWS, len(old))
+            out[start:stop] = old[start:stop]
+        if len(rows):
+            out[np.asarray(rows, dtype=np.int64)] = replacements
+        out[len(old) :] = appended
+        out.flush()
+        del out
+        return np.load(self.temp / VECTORS, mmap_mode="r", allow_pickle=False)
 
     def write_topics(self, topics: Sequence, fine: np.ndarray, coarse: np.ndarray, xy: np.ndarray) -> None:
         from engine import topic_store
@@ -382,7 +430,7 @@ def _current_number(index_dir: Path) -> int:
         return 0
 
 
-def _remove_leftovers(index_dir: Path) -> None:
+def remove_leftovers(index_dir: Path) -> None:
     """What writers that died left behind (we hold the lock): temporary folders and
     pointers, and versions renamed into place but never published."""
     for child in index_dir.iterdir():

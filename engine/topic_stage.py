@@ -1,7 +1,7 @@
 """The topic stage of a build: from papers and vectors to stored topics.
 
 ``fit_topics`` clusters from scratch (a build or ``topics --refit``), keeping the ids
-of a previous version's topics where they match; ``extend_topics`` gives papers added
+of a previous version's topics where they match; ``assign_new`` gives papers added
 by ``add`` a topic and a map position without touching anyone else's.
 """
 
@@ -116,35 +116,27 @@ def fit_topics(
     return TopicResult(rows, fine, coarse, xy, summary)
 
 
-def extend_topics(previous: PreviousTopics, vectors: np.ndarray, stale: np.ndarray, summary: dict) -> TopicResult:
-    """Topics and map positions for the rows flagged in ``stale`` (new papers, or
-    papers whose text changed), from their nearest unchanged papers. Nothing else
-    changes: ids, labels and positions of existing papers stay as they are."""
-    n = len(vectors)
-    fine, coarse, xy = previous.fine.copy(), previous.coarse.copy(), previous.xy.copy()
-    stale = stale | ~previous.present
-    anchors = np.flatnonzero(~stale)
-    todo = np.flatnonzero(stale)
-    if len(todo) and len(anchors):
-        sims, rows = topics.neighbours(vectors[anchors], topics.VOTE_NEIGHBOURS * 2, queries=vectors[todo])
-        rows = np.where(rows >= 0, anchors[np.maximum(rows, 0)], -1)
-        winners, _ = topics.vote(fine, sims, rows)
-        parent = {t.id: t.parent for t in previous.topics if t.level == "fine"}
-        fine[todo] = winners
-        coarse[todo] = [parent.get(int(w), topics.OUTLIER) if w >= 0 else topics.OUTLIER for w in winners]
-        xy[todo] = maps.place(xy, sims, np.maximum(rows, 0))
-    sizes = {("fine", int(t)): int(c) for t, c in zip(*np.unique(fine[fine >= 0], return_counts=True), strict=True)} | {
-        ("coarse", int(t)): int(c) for t, c in zip(*np.unique(coarse[coarse >= 0], return_counts=True), strict=True)
-    }
-    rows_out = [
-        Topic(t.level, t.id, t.label, sizes.get((t.level, t.id), 0), t.keywords, t.representatives, t.parent, t.x, t.y)
-        for t in previous.topics
-    ]
-    # The fit's parameters and figures still describe these topics; a refit's
-    # changes belong to that refit, not to this update.
-    summary = {k: v for k, v in summary.items() if k != "changes"}
-    summary.update(outlier_share=round(float(np.mean(fine < 0)) if n else 0.0, 4), assigned_without_refit=len(todo))
-    return TopicResult(rows_out, fine, coarse, xy, summary)
+def assign_new(db, sims: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Topics and map positions for new papers from their nearest indexed papers
+    (``sims``/``rows`` from a search of the live index, -1 padded): the fine topic
+    their neighbours vote for, that topic's parent, and a place among the neighbours.
+    Nothing about existing topics or papers changes: no refit."""
+    known = np.unique(rows[rows >= 0])
+    fine_of, _, xy_of = topic_store.assignments_of(db, known)
+    local = np.where(rows >= 0, np.searchsorted(known, np.maximum(rows, 0)), -1)
+    fine, _ = topics.vote(fine_of, sims, local)
+    parent = {t.id: t.parent for t in topic_store.all_topics(db, "fine") if t.parent is not None}
+    coarse = np.array([parent.get(int(f), topics.OUTLIER) for f in fine], dtype=np.int32)
+    xy = maps.place(xy_of, sims, np.maximum(local, 0)) if len(known) else np.zeros((len(rows), 2), np.float32)
+    return fine, coarse, xy
+
+
+def extended_summary(summary: dict, assigned: int, outlier_share: float) -> dict:
+    """The manifest's topic section after an ``add``: the fit's parameters and figures
+    still describe these topics; a refit's changes belong to that refit, not to this update."""
+    out = {k: v for k, v in summary.items() if k != "changes"}
+    out.update(outlier_share=round(outlier_share, 4), assigned_without_refit=assigned)
+    return out
 
 
 def _topic_rows(

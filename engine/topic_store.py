@@ -124,6 +124,36 @@ def assignments(db: sqlite3.Connection) -> tuple[np.ndarray, np.ndarray, np.ndar
     return data[:, 0].astype(np.int32), data[:, 1].astype(np.int32), data[:, 2:4].astype(np.float32)
 
 
+def assignments_of(db: sqlite3.Connection, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(fine, coarse, xy) of the given paper rows, in their order."""
+    found: dict[int, tuple] = {}
+    wanted = [int(r) for r in rows]
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        query = f"SELECT row, fine, coarse, x, y FROM paper_topics WHERE row IN ({','.join('?' * len(chunk))})"
+        found.update((r[0], r[1:]) for r in db.execute(query, chunk))
+    data = np.array([found[r] for r in wanted], dtype=np.float64).reshape(len(wanted), 4)
+    return data[:, 0].astype(np.int32), data[:, 1].astype(np.int32), data[:, 2:4].astype(np.float32)
+
+
+def update_rows(db: sqlite3.Connection, rows: np.ndarray, fine: np.ndarray, coarse: np.ndarray, xy: np.ndarray) -> None:
+    """Set the topics and map positions of some paper rows (new or rewritten papers) and
+    recount topic sizes; labels, keywords and every other paper stay as they are."""
+    with db:
+        db.executemany(
+            "INSERT OR REPLACE INTO paper_topics (row, fine, coarse, x, y) VALUES (?,?,?,?,?)",
+            (
+                (int(r), int(f), int(c), float(x), float(y))
+                for r, f, c, (x, y) in zip(rows, fine, coarse, xy, strict=True)
+            ),
+        )
+        for level in LEVELS:  # one indexed count per topic
+            db.execute(
+                f"UPDATE topics SET size = (SELECT COUNT(*) FROM paper_topics WHERE {level} = topics.id) WHERE level = ?",
+                (level,),
+            )
+
+
 def rows_in(db: sqlite3.Connection, level: str, topic_id: int) -> list[int]:
     column = check_level(level)
     return [r[0] for r in db.execute(f"SELECT row FROM paper_topics WHERE {column} = ? ORDER BY row", (topic_id,))]

@@ -39,6 +39,13 @@ EF_STEPS = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
 NPROBE_STEPS = (1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
 RERANK_FACTOR = 4  # ivf: candidates re-ranked exactly per result wanted
 EXACT_FILTER_MAX = 100_000  # a filter allowing at most this many rows is searched exactly
+# extend_index rebuilds rather than extends when the collection has doubled since the
+# build (IVF lists and tuned search depths were sized for the old size), or when more
+# than this share of an HNSW graph's vectors were rewritten in place (its links were
+# made for the old vectors).
+REBUILD_GROWTH = 2.0
+REBUILD_REWRITTEN_SHARE = 0.1
+MOVED_FAR = 0.9  # cosine between a rewritten paper's old and new vector below which HNSW rebuilds
 
 
 def choose_type(n: int, requested: str = "auto") -> str:
@@ -53,7 +60,66 @@ def choose_type(n: int, requested: str = "auto") -> str:
 
 def build_index(matrix: np.ndarray, kind: str = "flat", seed: int = 42) -> tuple[faiss.Index, dict]:
     """The index over ``matrix`` (float32 ``[n, d]``) and its manifest spec."""
-    matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+    index, spec = _build(np.ascontiguousarray(matrix, dtype=np.float32), kind, seed)
+    return index, {**spec, "built_rows": len(matrix)}
+
+
+def extend_index(
+    index: faiss.Index, spec: dict, matrix: np.ndarray, rewritten: np.ndarray, requested: str = "auto", seed: int = 42
+) -> tuple[faiss.Index, dict]:
+    """``index`` (over the first ``index.ntotal`` rows of ``matrix``) brought up to all of
+    ``matrix``: the rows past ``ntotal`` are added and the ``rewritten`` rows (papers
+    whose text changed) take their new vectors. Rebuilt instead when the type the
+    collection now calls for differs, or when extending would degrade it (see
+    ``REBUILD_GROWTH``); a day's papers cost milliseconds instead of a rebuild."""
+    n, first_new = len(matrix), index.ntotal
+    kind = spec.get("type", "flat")
+    requested = spec.get("requested", "auto") if requested == "auto" else requested
+    rewritten = np.unique(np.asarray(rewritten, dtype=np.int64))
+    if _needs_rebuild(index, spec, matrix, rewritten, requested):
+        index, spec = build_index(matrix, choose_type(n, requested), seed)
+        return index, {**spec, "requested": requested}
+    new = np.ascontiguousarray(matrix[first_new:], dtype=np.float32)
+    if kind == "ivf":  # lists hold explicit ids: move the rewritten rows, append the rest
+        if len(rewritten):
+            index.remove_ids(faiss.IDSelectorBatch(len(rewritten), faiss.swig_ptr(rewritten)))
+            index.add_with_ids(np.ascontiguousarray(matrix[rewritten], dtype=np.float32), rewritten)
+        index.add_with_ids(new, np.arange(first_new, n, dtype=np.int64))
+    else:  # flat and HNSW keep full vectors by row: overwrite in place, then append
+        if len(rewritten):
+            _stored_vectors(index, kind)[rewritten] = matrix[rewritten]
+        index.add(new)
+    drift = spec.get("rewritten_in_place", 0) + (len(rewritten) if kind == "hnsw" else 0)
+    return index, {**spec, "requested": requested, "rewritten_in_place": drift}
+
+
+def _stored_vectors(index: faiss.Index, kind: str) -> np.ndarray:
+    """The full vectors a flat or HNSW index keeps, as a writable view of its memory."""
+    storage = faiss.downcast_index(index.storage if kind == "hnsw" else index)
+    return faiss.rev_swig_ptr(storage.get_xb(), storage.ntotal * storage.d).reshape(storage.ntotal, storage.d)
+
+
+def _needs_rebuild(index: faiss.Index, spec: dict, matrix: np.ndarray, rewritten: np.ndarray, requested: str) -> bool:
+    """Whether extending ``index`` would leave it worse than a rebuild: the collection
+    now calls for another type; an ANN index has outgrown what it was sized and tuned
+    for; or an HNSW graph would route by links made for vectors that have moved (a
+    rewritten vector far from its old place is unreachable through its old links)."""
+    kind, n = spec.get("type", "flat"), len(matrix)
+    if choose_type(n, requested) != kind:
+        return True
+    if kind == "flat":
+        return False
+    if n > REBUILD_GROWTH * spec.get("built_rows", index.ntotal):
+        return True
+    if kind == "hnsw" and len(rewritten):
+        old = _stored_vectors(index, kind)[rewritten]
+        moved_far = np.einsum("ij,ij->i", old, np.asarray(matrix[rewritten], dtype=np.float32)) < MOVED_FAR
+        drift = spec.get("rewritten_in_place", 0) + len(rewritten)
+        return bool(moved_far.any()) or drift > REBUILD_REWRITTEN_SHARE * n
+    return False
+
+
+def _build(matrix: np.ndarray, kind: str, seed: int) -> tuple[faiss.Index, dict]:
     n, d = matrix.shape
     if kind == "flat":
         index = faiss.IndexFlatIP(d)
@@ -126,9 +192,11 @@ def save_index(index: faiss.Index, path: Path) -> None:
     faiss.write_index(index, str(path))
 
 
-def load_index(path: Path, expected_rows: int | None = None, spec: dict | None = None) -> faiss.Index:
+def load_index(
+    path: Path, expected_rows: int | None = None, spec: dict | None = None, writable: bool = False
+) -> faiss.Index:
     try:
-        if (spec or {}).get("type") == "ivf":  # inverted lists stay on disk, paged in on demand
+        if (spec or {}).get("type") == "ivf" and not writable:  # lists stay on disk, paged in on demand
             index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
         else:
             index = faiss.read_index(str(path))

@@ -21,7 +21,7 @@ import pytest
 
 import engine
 from engine import store
-from engine.build import Options, add, build
+from engine.build import Options, add, build, refit
 from engine.errors import IndexCorrupt
 from engine.verify import verify_index
 from tests.conftest import CORPUS_SAMPLE, GA_DIGEST_1, GA_DIGEST_2
@@ -84,7 +84,7 @@ def test_kill_at_each_step_of_publishing(base_index: Path, tmp_path: Path, point
     index = _copy(base_index, tmp_path / "ix")
     before = _answers(index)
     if point == "mid-prune":  # pruning starts once two versions exist before the new one
-        add([GA_DIGEST_1], index, _options())
+        refit(index, _options())
         before = _answers(index)
     child = _writer("add", index, dict(os.environ, PAPERSCOPE_CRASH_AT=point))
     assert child.wait(timeout=300) == -signal.SIGKILL
@@ -144,7 +144,7 @@ print(json.dumps({"seen": seen, "errors": errors, "answers": answers}))
     time.sleep(3)  # the reader is loaded and answering
     add([GA_DIGEST_2], index, _options())
     build([GA_DIGEST_1, GA_DIGEST_2], index, _options())
-    add([GA_DIGEST_1], index, _options())
+    refit(index, _options())
     time.sleep(1)
     stop.touch()
     out, _ = reader.communicate(timeout=120)

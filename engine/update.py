@@ -1,0 +1,175 @@
+"""``add``: merge new papers into the live version, touching only what changed.
+
+Known papers keep their rows; a newer copy of a known paper is written over its row;
+new papers are appended. Only new texts are embedded. The live version's vectors,
+FAISS index, papers database (with its FTS index and document counts) and topic
+tables are copied and extended rather than rebuilt, and new papers get a topic and a
+map position from their nearest indexed papers, without a refit. The result is
+published atomically like any other version, so readers see the old version or the
+new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine import store, topic_stage, topic_store, topics, vectors
+from engine.embed import Embedder
+from engine.papers import Paper
+from engine.vectorize import vectorize
+
+
+@dataclass
+class Changes:
+    """What an ``add`` does to the live version's rows."""
+
+    rewritten: list[tuple[int, Paper]]  # (row, newer copy) of known papers
+    appended: list[Paper]  # new papers, in input order, from row ``existing`` on
+    existing: int  # rows in the live version
+    text_changed: set[int]  # rows whose embedded text changed (a new vector)
+
+    @property
+    def records(self) -> list[tuple[int, Paper]]:
+        return self.rewritten + [(self.existing + i, p) for i, p in enumerate(self.appended)]
+
+
+def plan(previous: store.Artifact, parsed: Sequence[Paper]) -> Changes:
+    """Which parsed papers are new, which replace a known paper (the newer copy wins; on
+    a tie the added one does), and which can be ignored (older or identical copies)."""
+    from engine.embed import text_hash
+
+    known = previous.records_for_ids([p.id for p in parsed])
+    rewritten, appended, text_changed = [], [], set()
+    for paper in parsed:
+        found = known.get(paper.id)
+        if found is None:
+            appended.append(paper)
+            continue
+        row, old, old_hash = found
+        if paper.freshness < old.freshness or dataclasses.replace(paper, source=old.source) == old:
+            continue
+        rewritten.append((row, paper))
+        if text_hash(paper.text) != old_hash:
+            text_changed.add(row)
+    return Changes(rewritten, appended, previous.manifest["counts"]["papers"], text_changed)
+
+
+def grow(
+    previous: store.Artifact, changes: Changes, embedder: Embedder, options, report
+) -> tuple[store.VersionWriter, dict]:
+    """Write every file of the next version into a new writer; returns it with the
+    manifest sections that changed. The caller publishes it (or abandons it)."""
+    records = changes.records
+    rows = np.array([row for row, _ in records], dtype=np.int64)
+    needs_vector = [i for i, (row, _) in enumerate(records) if row >= changes.existing or row in changes.text_changed]
+    tick = time.perf_counter()
+    done = (
+        vectorize([records[i][1] for i in needs_vector], embedder, {}, options.use_cache, options.progress)
+        if needs_vector
+        else None
+    )
+    report.seconds["embed"] = time.perf_counter() - tick
+    report.embedded, report.cached = (done.embedded, done.cached) if done else (0, 0)
+    report.reused = changes.existing - len(changes.rewritten)
+    hashes = _hashes(records, previous, done, needs_vector)
+    fresh = np.zeros((len(records), previous.vectors.shape[1]), dtype=np.float32)
+    if done is not None:
+        fresh[needs_vector] = done.vectors
+
+    writer = store.VersionWriter(report.index_dir)
+    try:
+        tick = time.perf_counter()
+        vector_rows = rows[needs_vector]
+        rewrites = [i for i in needs_vector if rows[i] < changes.existing]
+        replaced = rows[rewrites]
+        matrix = writer.extend_vectors(previous.path, replaced, fresh[rewrites], fresh[rows >= changes.existing])
+        spec = previous.manifest["index"]
+        index = vectors.load_index(previous.faiss_path, changes.existing, spec, writable=True)
+        neighbours = _neighbours_for(index, spec, previous, fresh[needs_vector], set(replaced.tolist()))
+        index, spec = vectors.extend_index(index, spec, matrix, replaced, options.index_type, options.topic_params.seed)
+        vectors.save_index(index, writer.file(store.FAISS_INDEX))
+        report.seconds["index"] = time.perf_counter() - tick
+
+        tick = time.perf_counter()
+        writer.update_papers(previous.path, [(row, p, h) for (row, p), h in zip(records, hashes, strict=True)])
+        report.seconds["papers"] = time.perf_counter() - tick
+        topic_summary = previous.manifest.get("topics")
+        if topic_summary is not None and topic_store.has_topics(previous.db):
+            tick = time.perf_counter()
+            topic_summary = _assign_topics(writer, vector_rows, neighbours, len(matrix), topic_summary)
+            report.seconds["topics"] = time.perf_counter() - tick
+        report.papers = len(matrix)
+    except BaseException:
+        writer.abandon()
+        raise
+    return writer, {"index": spec, "topics": topic_summary}
+
+
+def _hashes(records, previous: store.Artifact, done, needs_vector: list[int]) -> list[str]:
+    """Text hash per record: computed for the embedded ones, the stored one otherwise."""
+    from engine.embed import text_hash
+
+    computed = dict(zip(needs_vector, done.hashes, strict=True)) if done else {}
+    return [computed.get(i) or text_hash(paper.text) for i, (_, paper) in enumerate(records)]
+
+
+def _neighbours_for(
+    index, spec: dict, previous: store.Artifact, queries: np.ndarray, stale: set[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest indexed papers of the papers that need a topic, searched in the live
+    index before it grows; rows being rewritten are skipped (their vectors are stale)."""
+    if not len(queries):
+        return np.zeros((0, 0), np.float32), np.zeros((0, 0), np.int64)
+    depth = 2 * topics.VOTE_NEIGHBOURS + min(len(stale), 50)
+    sims, rows = vectors.search(index, queries, depth, rerank_with=previous.row_reader, spec=spec)
+    keep = (rows >= 0) & ~np.isin(rows, list(stale))
+    width = 2 * topics.VOTE_NEIGHBOURS
+    out_sims = np.full((len(rows), width), -np.inf, dtype=np.float32)
+    out_rows = np.full((len(rows), width), -1, dtype=np.int64)
+    for i in range(len(rows)):
+        picked = np.flatnonzero(keep[i])[:width]
+        out_sims[i, : len(picked)], out_rows[i, : len(picked)] = sims[i, picked], rows[i, picked]
+    return out_sims, out_rows
+
+
+def _assign_topics(writer: store.VersionWriter, rows: np.ndarray, neighbours, total: int, summary: dict) -> dict:
+    import sqlite3
+
+    db = sqlite3.connect(writer.file(store.PAPERS_DB))
+    try:
+        if len(rows):
+            fine, coarse, xy = topic_stage.assign_new(db, *neighbours)
+            topic_store.update_rows(db, rows, fine, coarse, xy)
+        outliers = db.execute("SELECT COUNT(*) FROM paper_topics WHERE fine < 0").fetchone()[0]
+    finally:
+        db.close()
+    return topic_stage.extended_summary(summary, len(rows), outliers / max(total, 1))
+
+
+def manifest_after(previous: dict, sections: dict, report, inputs: Sequence[str | Path], libraries: dict) -> dict:
+    """The live manifest with what an ``add`` changed."""
+    from engine.build import _now
+
+    earlier = previous.get("inputs", [])
+    return {
+        **previous,
+        **sections,
+        "created": _now(),
+        "counts": {"papers": report.papers},
+        "inputs": earlier + [str(Path(p)) for p in inputs if str(Path(p)) not in earlier],
+        "build": {
+            "new_papers": report.new_papers,
+            "embedded": report.embedded,
+            "reused_from_index": report.reused,
+            "from_cache": report.cached,
+            "skipped_records": len(report.problems),
+            "incremental": True,
+        },
+        "libraries": libraries,
+    }
