@@ -13,20 +13,25 @@ import logging
 import platform
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine import store, topic_stage, vectors
+from engine import shards, store, topic_stage, vectors
 from engine.embed import Embedder, describe, embedder_like, load_embedder
 from engine.errors import BuildError, IndexCorrupt, IndexNotFound
 from engine.papers import Paper, Problem
 from engine.sources import read_papers
 from engine.topics import TopicParams
 from engine.vectorize import EMBED_CHUNK, reusable_vectors, vectorize
+
+if TYPE_CHECKING:
+    from engine.ray_embed import RayPlan
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +49,7 @@ class BuildReport:
     problems: list[Problem] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     topics: dict | None = None
+    ray: dict | None = None  # the Ray pipeline's figures, when it ran
     started: float = field(default_factory=time.perf_counter, repr=False)
 
     def to_dict(self) -> dict:
@@ -59,6 +65,7 @@ class BuildReport:
             "skipped_records": len(self.problems),
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "topics": self.topics,
+            **({"ray": self.ray} if self.ray else {}),
         }
 
 
@@ -73,6 +80,7 @@ class Options:
     topics: bool = True
     topic_params: TopicParams = field(default_factory=TopicParams)
     embedder: Embedder | None = None  # an already loaded embedder (tests, long-lived processes)
+    ray: RayPlan | None = None  # embed in a Ray actor pool and build the index from shards
 
 
 def build(inputs: Sequence[str | Path], index_dir: str | Path, options: Options | None = None) -> BuildReport:
@@ -82,18 +90,19 @@ def build(inputs: Sequence[str | Path], index_dir: str | Path, options: Options 
     if not papers:
         raise BuildError(f"no valid papers in {', '.join(map(str, inputs))} ({len(report.problems)} records skipped)")
     report.new_papers = len(papers)
-    with store.writer_lock(report.index_dir):
+    with store.writer_lock(report.index_dir), ExitStack() as scratch:
         previous = _open_live(report.index_dir)
+        shard_dir = scratch.enter_context(store.scratch_dir(report.index_dir, "shards")) if options.ray else None
         try:
             embedder = options.embedder or load_embedder(options.model, options.backend)
-            done = _vectorize(papers, embedder, previous, options, report)
+            done = _vectorize(papers, embedder, previous, options, report, shard_dir)
             result = None
             if options.topics:
                 tick = time.perf_counter()
                 before = topic_stage.previous_topics(previous, papers) if previous else None
                 result = topic_stage.fit_topics(papers, done.vectors, embedder.embed, options.topic_params, before)
                 report.seconds["topics"] = time.perf_counter() - tick
-            _publish(report, papers, done.vectors, done.hashes, embedder, result, inputs, options)
+            _publish(report, papers, done.vectors, done.hashes, embedder, result, inputs, options, shard_dir)
         finally:
             if previous is not None:
                 previous.close()
@@ -197,13 +206,42 @@ def _embedder_for(manifest: dict, options: Options) -> Embedder:
     return embedder
 
 
-def _vectorize(papers, embedder, previous, options: Options, report: BuildReport):
+def _vectorize(papers, embedder, previous, options: Options, report: BuildReport, shard_dir: Path | None = None):
+    """Vectors for every paper. With Ray, each embedded batch is also written as an
+    embedding shard as it arrives, then the vectors that came from the live version
+    or the cache, so the shards hold the whole collection for the index build."""
     tick = time.perf_counter()
     known = reusable_vectors(previous, embedder)
-    done = vectorize(papers, embedder, known, options.use_cache, options.progress, options.embed_chunk)
+    sink = _ShardSink(shard_dir) if shard_dir is not None else None
+    done = vectorize(
+        papers, embedder, known, options.use_cache, options.progress, options.embed_chunk, options.ray, sink
+    )
     report.seconds["embed"] = time.perf_counter() - tick
+    if sink is not None:
+        sink.add_rest(done.vectors)
+        report.ray = dict(options.ray.stats, shards=sink.count)
     report.reused, report.cached, report.embedded = done.reused, done.cached, done.embedded
     return done
+
+
+class _ShardSink:
+    """Numbers shards and remembers which rows they hold."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.count, self.rows = folder, 0, []
+
+    def __call__(self, rows: np.ndarray, vecs: np.ndarray) -> None:
+        shards.write_shard(self.folder, self.count, rows, vecs)
+        self.rows.append(rows)
+        self.count += 1
+
+    def add_rest(self, matrix: np.ndarray, size: int = EMBED_CHUNK * 8) -> None:
+        done = np.zeros(len(matrix), dtype=bool)
+        for rows in self.rows:
+            done[rows] = True
+        rest = np.flatnonzero(~done)
+        for start in range(0, len(rest), size):
+            self(rest[start : start + size], matrix[rest[start : start + size]])
 
 
 def _publish(
@@ -215,15 +253,21 @@ def _publish(
     result: topic_stage.TopicResult | None,
     inputs: Sequence[str | Path],
     options: Options,
+    shard_dir: Path | None = None,
 ) -> None:
     """Write every file of a new version and make it live."""
     writer = store.VersionWriter(report.index_dir)
     try:
         tick = time.perf_counter()
         kind = vectors.choose_type(len(matrix), options.index_type)
-        index, spec = vectors.build_index(matrix, kind, seed=options.topic_params.seed)
+        seed = options.topic_params.seed
+        if kind == "ivf" and shard_dir is not None:  # trained once, built per shard, merged on disk
+            index, spec = vectors.ivf_from_shards(shard_dir, matrix, writer.file(store.FAISS_INDEX), seed)
+        else:
+            index, spec = vectors.build_index(matrix, kind, seed=seed)
+            vectors.save_index(index, writer.file(store.FAISS_INDEX))
+        del index  # an on-disk merged index holds its lists file open
         spec["requested"] = options.index_type
-        vectors.save_index(index, writer.file(store.FAISS_INDEX))
         report.seconds["index"] = time.perf_counter() - tick
         tick = time.perf_counter()
         writer.write_vectors(matrix)
@@ -258,6 +302,7 @@ def _manifest(model_info: dict, spec: dict, report: BuildReport, inputs: Sequenc
             "reused_from_index": report.reused,
             "from_cache": report.cached,
             "skipped_records": len(report.problems),
+            **({"ray": report.ray} if report.ray else {}),
         },
         "topics": report.topics,
         "libraries": library_versions(),

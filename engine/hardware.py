@@ -45,11 +45,15 @@ def has_vnni() -> bool:
 
 
 def usable_cores() -> int:
-    """Cores this process may run on (respects taskset and cgroup CPU sets)."""
+    """Cores this process may run on (respects taskset and cgroup CPU sets), or fewer
+    when ``PAPERSCOPE_THREADS`` says so: a Ray actor gets a share of a machine that
+    other actors run on too."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+        cores = max(1, os.cpu_count() or 1)
+    limit = os.environ.get("PAPERSCOPE_THREADS", "")
+    return min(cores, int(limit)) if limit.isdigit() and int(limit) > 0 else cores
 
 
 def cpu_signature() -> str:

@@ -272,6 +272,19 @@ def writer_lock(index_dir: Path, wait_seconds: float = 0.0) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def scratch_dir(index_dir: Path, purpose: str) -> Iterator[Path]:
+    """A private folder beside the versions for a writer's intermediate files (e.g.
+    embedding shards); removed afterwards, or by the next writer if this one dies."""
+    path = index_dir / f"{_TEMP_PREFIX}{purpose}-{os.getpid()}"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 class VersionWriter:
     """Writes one new version of an index; ``publish()`` makes it live atomically.
 
@@ -433,8 +446,9 @@ def _current_number(index_dir: Path) -> int:
 def remove_leftovers(index_dir: Path) -> None:
     """What writers that died left behind (we hold the lock): temporary folders and
     pointers, and versions renamed into place but never published."""
+    ours = f"-{os.getpid()}"  # this writer's own scratch space (we hold the lock)
     for child in index_dir.iterdir():
-        if child.name.startswith(_TEMP_PREFIX):
+        if child.name.startswith(_TEMP_PREFIX) and not child.name.endswith(ours):
             if child.is_dir() and not child.is_symlink():
                 shutil.rmtree(child, ignore_errors=True)
             else:

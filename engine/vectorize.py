@@ -7,8 +7,9 @@ written to the cache as soon as it is done, so an interrupted build keeps its wo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +18,9 @@ from engine.embed import Embedder, text_hash
 from engine.papers import Paper
 from engine.progress import progress_bar
 from engine.store import Artifact
+
+if TYPE_CHECKING:
+    from engine.ray_embed import RayPlan
 
 # Texts per model call: long enough to bucket by length, short enough that a killed
 # build loses under a minute of work (each chunk is committed to the cache at once).
@@ -52,7 +56,11 @@ def vectorize(
     use_cache: bool = True,
     progress: bool = True,
     chunk_size: int = EMBED_CHUNK,
+    ray: RayPlan | None = None,
+    on_vectors: Callable[[np.ndarray, np.ndarray], None] | None = None,
 ) -> Vectorized:
+    """Vectors for ``papers``; with ``ray``, the model runs in a Ray actor pool (see
+    :mod:`engine.ray_embed`). ``on_vectors(rows, vectors)`` sees each embedded batch."""
     hashes = [text_hash(paper.text) for paper in papers]
     cache = EmbeddingCache(embedder.model.fingerprint, embedder.cache_tag) if use_cache else None
     try:
@@ -77,15 +85,35 @@ def vectorize(
                     out[i] = hits[hashes[i]]
             cached = sum(1 for i in missing if hashes[i] in hits)  # papers, not distinct texts
             missing = [i for i in missing if hashes[i] not in hits]
+        texts = [papers[i].text for i in missing]
+        where = np.asarray(missing, dtype=np.int64)
         with progress_bar(len(missing), "embedding", enabled=progress) as advance:
-            for start in range(0, len(missing), chunk_size):
-                chunk = missing[start : start + chunk_size]
-                vecs = embedder.embed([papers[i].text for i in chunk])
-                out[chunk] = vecs
+            for positions, vecs in _batches(texts, embedder, chunk_size, ray):
+                rows = where[positions]
+                out[rows] = vecs
                 if cache is not None:
-                    cache.put_many(zip((hashes[i] for i in chunk), vecs, strict=True))
-                advance(len(chunk))
+                    cache.put_many(zip((hashes[i] for i in rows), vecs, strict=True))
+                if on_vectors is not None:
+                    on_vectors(rows, vecs)
+                advance(len(rows))
         return Vectorized(out, hashes, reused, cached, len(missing))
     finally:
         if cache is not None:
             cache.close()
+
+
+def _batches(
+    texts: list[str], embedder: Embedder, chunk_size: int, ray: RayPlan | None
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(positions in ``texts``, vectors) per chunk: here in order, or from Ray as
+    chunks finish. Both cut the same chunks, so both give the same vectors."""
+    if not texts:
+        return
+    if ray is not None:
+        from engine import ray_embed
+
+        yield from ray_embed.embed_batches(texts, str(embedder.model.path), embedder.backend, ray, chunk_size)
+        return
+    for start in range(0, len(texts), chunk_size):
+        chunk = texts[start : start + chunk_size]
+        yield np.arange(start, start + len(chunk)), embedder.embed(chunk)

@@ -23,6 +23,7 @@ import faiss
 import numpy as np
 
 from engine.errors import IndexCorrupt, QueryError
+from engine.shards import IVF_DATA, quiet_stdout
 
 INDEX_TYPES = ("auto", "flat", "hnsw", "ivf")
 # Measured by benchmarks/search_scale.py on this machine: exact search is bound by memory
@@ -132,25 +133,58 @@ def _build(matrix: np.ndarray, kind: str, seed: int) -> tuple[faiss.Index, dict]
         spec = {"type": "hnsw", "metric": "inner_product", "faiss": "IndexHNSWFlat", "M": HNSW_M}
         return index, _tune(index, matrix, spec, "efSearch", EF_STEPS, seed)
     if kind == "ivf":
-        nlist = max(1, min(int(4 * math.sqrt(n)), n // 39 or 1))  # FAISS wants >= 39 points per list
-        quantizer = faiss.IndexFlatIP(d)
-        index = faiss.IndexIVFScalarQuantizer(
-            quantizer, d, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
-        )
         rng = np.random.default_rng(seed)
-        sample = matrix[rng.choice(n, size=min(n, 256 * nlist, 200_000), replace=False)]
-        index.cp.seed = seed
-        index.train(sample)
+        index = trained_ivf(matrix[rng.choice(n, size=_training_size(n), replace=False)], n, seed)
         index.add(matrix)
-        spec = {
-            "type": "ivf",
-            "metric": "inner_product",
-            "faiss": "IndexIVFScalarQuantizer(SQ8)",
-            "nlist": nlist,
-            "rerank_factor": RERANK_FACTOR,
-        }
-        return index, _tune(index, matrix, spec, "nprobe", NPROBE_STEPS, seed)
+        return index, _tune(index, matrix, _ivf_spec(index.nlist), "nprobe", NPROBE_STEPS, seed)
     raise QueryError(f"unknown index type {kind!r}")
+
+
+def _nlist(n: int) -> int:
+    return max(1, min(int(4 * math.sqrt(n)), n // 39 or 1))  # FAISS wants >= 39 points per list
+
+
+def _training_size(n: int) -> int:
+    return min(n, 256 * _nlist(n), 200_000)
+
+
+def _ivf_spec(nlist: int) -> dict:
+    return {
+        "type": "ivf",
+        "metric": "inner_product",
+        "faiss": "IndexIVFScalarQuantizer(SQ8)",
+        "nlist": nlist,
+        "rerank_factor": RERANK_FACTOR,
+    }
+
+
+def trained_ivf(sample: np.ndarray, n: int, seed: int) -> faiss.Index:
+    """An empty IVF-SQ8 index for ``n`` vectors, its lists and quantizer trained on ``sample``."""
+    d = sample.shape[1]
+    index = faiss.IndexIVFScalarQuantizer(
+        faiss.IndexFlatIP(d), d, _nlist(n), faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+    )
+    index.cp.seed = seed
+    index.train(np.ascontiguousarray(sample, dtype=np.float32))
+    return index
+
+
+def ivf_from_shards(shard_dir: Path, matrix: np.ndarray, index_path: Path, seed: int = 42) -> tuple[faiss.Index, dict]:
+    """An IVF index built the way a cluster builds one: trained once on a sample drawn
+    across the embedding shards, each shard added to its own copy of the trained
+    index, the copies merged on disk into ``index_path`` (+ ``faiss.ivfdata``).
+    ``matrix`` (the same vectors by row, may be memory-mapped) only tunes ``nprobe``."""
+    from engine import shards
+
+    paths = shards.shard_paths(shard_dir)
+    n = len(matrix)
+    trained = trained_ivf(shards.sample_rows(paths, _training_size(n), seed), n, seed)
+    parts = [shards.ivf_for_shard(trained, p, shard_dir / f"{p.stem}.ivf") for p in paths]
+    merged = shards.merge_ivf(trained, parts, index_path)
+    if merged.ntotal != n:
+        raise IndexCorrupt(f"{shard_dir}: the shards hold {merged.ntotal} vectors, the collection {n}")
+    spec = {**_ivf_spec(merged.nlist), "built_from_shards": len(paths), "built_rows": n}
+    return merged, _tune(merged, matrix, spec, "nprobe", NPROBE_STEPS, seed)
 
 
 def _tune(index: faiss.Index, matrix: np.ndarray, spec: dict, knob: str, steps, seed: int) -> dict:
@@ -196,7 +230,12 @@ def load_index(
     path: Path, expected_rows: int | None = None, spec: dict | None = None, writable: bool = False
 ) -> faiss.Index:
     try:
-        if (spec or {}).get("type") == "ivf" and not writable:  # lists stay on disk, paged in on demand
+        if (path.parent / IVF_DATA).exists():  # merged from shards: lists in faiss.ivfdata beside it
+            with quiet_stdout():
+                index = faiss.read_index(str(path), faiss.IO_FLAG_ONDISK_SAME_DIR | faiss.IO_FLAG_READ_ONLY)
+            if writable:
+                _lists_to_memory(index)
+        elif (spec or {}).get("type") == "ivf" and not writable:  # lists stay on disk, paged in on demand
             index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
         else:
             index = faiss.read_index(str(path))
@@ -206,6 +245,20 @@ def load_index(
         raise IndexCorrupt(f"{path}: {index.ntotal} vectors, the manifest says {expected_rows}")
     configure(index, spec)
     return index
+
+
+def _lists_to_memory(index: faiss.Index) -> None:
+    """Copy an on-disk IVF's lists into RAM, so ``add`` can grow them and write a
+    self-contained index without touching the published ``faiss.ivfdata``."""
+    ivf = faiss.extract_index_ivf(index)
+    source = ivf.invlists
+    memory = faiss.ArrayInvertedLists(ivf.nlist, ivf.code_size)
+    for number in range(ivf.nlist):
+        size = source.list_size(number)
+        if size:
+            memory.add_entries(number, size, source.get_ids(number), source.get_codes(number))
+    ivf.replace_invlists(memory, True)
+    memory.this.disown()  # the index owns it now
 
 
 def search(

@@ -1,0 +1,147 @@
+"""Embedding on a real local Ray (2 CPUs, fractional actors), embedding shards, and
+IVF indexes built per shard and merged on disk. Vectors from Ray must match the
+single-process path for the same backend; the merged index must answer like one
+built in a single pass."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import engine
+from engine import shards, store, vectors
+from engine.build import Options, build
+from engine.embed import bundled_model, make_embedder
+from engine.errors import IndexCorrupt
+from engine.sources import read_papers
+from tests.conftest import CORPUS_SAMPLE, GA_DIGEST_1
+
+pytest.importorskip("ray")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _listening_ports() -> set[int]:
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A":  # LISTEN
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def test_ray_build_matches_single_process_and_merges_ivf_shards(tmp_path: Path) -> None:
+    from engine.ray_embed import RayPlan
+
+    plan = RayPlan()
+    options = Options(backend="onnx-int8", use_cache=False, progress=False, topics=False, index_type="ivf")
+    options.embed_chunk, options.ray = 64, plan  # 5 chunks: both actors get work
+    report = build([CORPUS_SAMPLE], tmp_path / "ray", options)
+    papers = read_papers(CORPUS_SAMPLE).papers
+    assert report.embedded == len(papers) == 300
+    assert plan.stats["actors"] == 2 and 0 < plan.stats["cpus_per_actor"] < 1  # fractional on 2 cores
+    assert len(plan.stats["actor_peak_rss_mb"]) == 2 and report.ray["shards"] == 5
+
+    # the single-process path, same backend and the same chunks
+    embedder = make_embedder(bundled_model(), "onnx-int8")
+    texts = [p.text for p in papers]
+    single = np.concatenate([embedder.embed(texts[i : i + 64]) for i in range(0, len(texts), 64)])
+    version = store.resolve_version(tmp_path / "ray")
+    from_ray = np.load(version / store.VECTORS)
+    assert np.min(np.sum(single * from_ray, axis=1)) >= 0.9999
+
+    # the IVF index came from the shards, merged on disk, lists beside it
+    manifest = json.loads((version / "manifest.json").read_text())
+    assert manifest["index"]["built_from_shards"] == 5 and (version / shards.IVF_DATA).is_file()
+    assert manifest["index"]["recall_at_10"] >= vectors.TARGET_RECALL
+    assert not [p for p in (tmp_path / "ray").iterdir() if p.name.startswith(".tmp-")]  # shards removed
+    with engine.open(tmp_path / "ray") as ix:
+        hits = ix.search(papers[7].title, k=5, mode="dense")
+        assert hits[0].paper.id == papers[7].id
+
+
+def test_cli_build_with_ray_then_add_keeps_working(tmp_path: Path) -> None:
+    index = tmp_path / "cli"
+    env = dict(os.environ, PAPERSCOPE_CACHE=str(tmp_path / "cache"))  # cold: Ray must embed
+    result = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "build", str(CORPUS_SAMPLE), "--index", str(index), "--ray", "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)  # stdout is only the JSON, whatever Ray and FAISS print
+    assert report["embedded"] == 300 and report["ray"]["actors"] == 2
+    with engine.open(index) as ix:
+        assert ix.has_topics() and len(ix) == 300
+    add = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "add", str(GA_DIGEST_1), "--index", str(index), "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert add.returncode == 0, add.stderr[-2000:]
+    assert json.loads(add.stdout)["papers"] > 300
+
+
+def test_local_ray_sends_no_usage_stats_and_serves_no_dashboard() -> None:
+    import ray
+    from ray._common.usage import usage_lib
+
+    from engine import ray_embed
+
+    before = _listening_ports()
+    assert ray_embed.start(None)
+    try:
+        assert usage_lib.usage_stats_enabled() is False
+        assert ray.cluster_resources()["CPU"] == 2
+        opened = _listening_ports() - before
+        assert 8265 not in opened and 52365 not in opened  # no dashboard, no dashboard agent HTTP
+    finally:
+        ray_embed.stop()
+
+
+def test_shards_round_trip_and_refuse_damage(tmp_path: Path) -> None:
+    rows, vecs = np.arange(10, 20), np.random.default_rng(0).standard_normal((10, 8)).astype(np.float32)
+    path = shards.write_shard(tmp_path, 3, rows, vecs)
+    assert path.name == "shard-000003.npz" and not list(tmp_path.glob(".tmp-*"))
+    got_rows, got_vecs = shards.read_shard(path)
+    np.testing.assert_array_equal(got_rows, rows)
+    np.testing.assert_array_equal(got_vecs, vecs)
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(IndexCorrupt, match=r"shard-000003\.npz"):
+        shards.read_shard(path)
+
+
+def test_ivf_merged_from_shards_answers_like_one_built_in_one_pass(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    data = rng.standard_normal((4000, 32)).astype(np.float32)
+    data /= np.linalg.norm(data, axis=1, keepdims=True)
+    order = rng.permutation(4000)  # shards arrive with rows in any order, as from Ray
+    for number, part in enumerate(np.array_split(order, 4)):
+        shards.write_shard(tmp_path / "shards", number, part, data[part])
+    version = tmp_path / "v"
+    version.mkdir()
+    merged, spec = vectors.ivf_from_shards(tmp_path / "shards", data, version / "faiss.index", seed=0)
+    assert spec["built_from_shards"] == 4 and merged.ntotal == 4000
+    one_pass = vectors.trained_ivf(shards.sample_rows(shards.shard_paths(tmp_path / "shards"), 4000, 0), 4000, 0)
+    one_pass.add(data)
+    del merged
+    loaded = vectors.load_index(version / "faiss.index", 4000, spec)  # from faiss.ivfdata, on disk
+    one_pass.nprobe = loaded.nprobe
+    queries = data[:50]
+    np.testing.assert_array_equal(loaded.search(queries, 10)[1], one_pass.search(queries, 10)[1])
+    moved = tmp_path / "moved"  # the lists file is found beside the index wherever the folder goes
+    version.rename(moved)
+    again = vectors.load_index(moved / "faiss.index", 4000, spec)
+    assert (again.search(queries, 1)[1][:, 0] == np.arange(50)).mean() >= 0.95
