@@ -147,6 +147,15 @@ def build(
             "--index-type", help="auto (exact up to 20k papers, HNSW up to 400k, then IVF-SQ8), flat, hnsw or ivf."
         ),
     ] = "auto",
+    ray: Annotated[
+        bool, typer.Option("--ray", help="Embed on Ray: an actor pool on a local Ray, or on --ray-address.")
+    ] = False,
+    ray_address: Annotated[
+        str | None,
+        typer.Option("--ray-address", help="A Ray cluster to embed on (e.g. ray://head:10001); implies --ray."),
+    ] = None,
+    ray_actors: Annotated[int | None, typer.Option("--ray-actors", help="Actors (default: one per CPU).")] = None,
+    ray_threads: Annotated[int, typer.Option("--ray-threads", help="Model threads per actor.")] = 1,
     as_json: JsonOpt = False,
 ) -> None:
     """Build an index from papers (replaces what the index held)."""
@@ -154,7 +163,13 @@ def build(
     from engine.topics import TopicParams
 
     with user_errors():
+        plan = None
+        if ray or ray_address:
+            from engine.ray_embed import RayPlan
+
+            plan = RayPlan(address=ray_address, actors=ray_actors, threads=ray_threads)
         options = builder.Options(
+            ray=plan,
             model=model,
             backend=backend,
             use_cache=cache,
@@ -380,9 +395,11 @@ def demo(index: IndexOpt = Path("indexes/demo"), cache: CacheOpt = True) -> None
     typer.echo(f"     paperscope serve --index {index}   (then open http://127.0.0.1:8000/)")
 
 
-# The query commands (search, related, recommend) live in their own module and register
-# themselves on ``app`` when imported.
-from engine import cli_query  # noqa: E402, F401
+# The query commands (search, related, recommend) register themselves on ``app`` when
+# imported; sync (the arXiv API fetcher) is registered here.
+from engine import cli_query, cli_sync  # noqa: E402, F401
+
+cli_sync.register(app)
 
 if __name__ == "__main__":
     # Run the importable module, not this __main__ copy: the query commands register on
