@@ -7,6 +7,7 @@ Formats (detected from content, not from the file name):
 * paperscope corpus JSONL (the schema of ``arxiv-87k.jsonl.gz``), plain or gzipped.
 * the arXiv bulk metadata snapshot JSONL (``categories`` space-separated, ``authors``
   one string, ``versions`` with RFC 2822 dates, ``update_date``), plain or gzipped.
+* a saved arXiv API response (Atom 1.0, see :mod:`engine.atom`), plain or gzipped.
 * a folder holding any of these, read recursively in sorted order.
 
 A bad record is reported as a :class:`~engine.papers.Problem` and skipped; the valid
@@ -24,6 +25,7 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
+from engine import atom
 from engine.errors import InputError, RecordError
 from engine.papers import Paper, Problem, deduplicate, make_paper
 
@@ -97,9 +99,12 @@ def _open_text_lines(path: Path) -> Iterator[bytes]:
 
 
 def detect_format(path: Path) -> str | None:
-    """``"digest"``, ``"jsonl"`` or None, from the content: a digest starts with ``#``; JSON
-    lines have an object among their first lines (so a broken first record does not hide
-    a whole corpus), or at least a ``.jsonl``/``.json`` name (so each line is reported)."""
+    """``"digest"``, ``"jsonl"``, ``"atom"`` or None, from the content: a digest starts with
+    ``#``; JSON lines have an object among their first lines (so a broken first record does
+    not hide a whole corpus), or at least a ``.jsonl``/``.json`` name (so each line is
+    reported); an Atom feed opens ``<feed`` of the Atom namespace in its first 4 KB."""
+    if _starts_atom_feed(path):
+        return "atom"
     seen = 0
     try:
         for line in _open_text_lines(path):
@@ -121,14 +126,29 @@ def detect_format(path: Path) -> str | None:
     return None
 
 
+def _starts_atom_feed(path: Path) -> bool:
+    try:
+        with path.open("rb") as raw:
+            gz = raw.read(2) == _GZIP_MAGIC
+        with (gzip.open if gz else open)(path, "rb") as handle:
+            head = handle.read(4096)
+    except (OSError, EOFError, gzip.BadGzipFile):
+        return False
+    return atom.looks_like_atom(head)
+
+
 def _read_file(path: Path) -> Iterator[Paper | Problem]:
     kind = detect_format(path)
     if kind == "digest":
         yield from read_digest(path)
     elif kind == "jsonl":
         yield from read_jsonl(path)
+    elif kind == "atom":
+        yield from atom.read_atom(path)
     else:
-        yield Problem(str(path), None, "unrecognized format: expected an arXiv digest (.md) or JSON lines")
+        yield Problem(
+            str(path), None, "unrecognized format: expected an arXiv digest (.md), JSON lines or an arXiv Atom feed"
+        )
 
 
 def _decoded_lines(path: Path) -> Iterator[tuple[int, str | Problem]]:
