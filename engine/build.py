@@ -52,6 +52,17 @@ class BuildReport:
     ray: dict | None = None  # the Ray pipeline's figures, when it ran
     started: float = field(default_factory=time.perf_counter, repr=False)
 
+    def manifest_section(self) -> dict:
+        """The manifest's ``build`` figures."""
+        return {
+            "new_papers": self.new_papers,
+            "embedded": self.embedded,
+            "reused_from_index": self.reused,
+            "from_cache": self.cached,
+            "skipped_records": len(self.problems),
+            **({"ray": self.ray} if self.ray else {}),
+        }
+
     def to_dict(self) -> dict:
         return {
             "index": str(self.index_dir),
@@ -296,14 +307,7 @@ def _manifest(model_info: dict, spec: dict, report: BuildReport, inputs: Sequenc
         "counts": {"papers": report.papers},
         "index": spec,
         "inputs": [str(Path(p)) for p in inputs],
-        "build": {
-            "new_papers": report.new_papers,
-            "embedded": report.embedded,
-            "reused_from_index": report.reused,
-            "from_cache": report.cached,
-            "skipped_records": len(report.problems),
-            **({"ray": report.ray} if report.ray else {}),
-        },
+        "build": report.manifest_section(),
         "topics": report.topics,
         "libraries": library_versions(),
     }

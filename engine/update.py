@@ -163,13 +163,6 @@ def manifest_after(previous: dict, sections: dict, report, inputs: Sequence[str 
         "created": _now(),
         "counts": {"papers": report.papers},
         "inputs": earlier + [str(Path(p)) for p in inputs if str(Path(p)) not in earlier],
-        "build": {
-            "new_papers": report.new_papers,
-            "embedded": report.embedded,
-            "reused_from_index": report.reused,
-            "from_cache": report.cached,
-            "skipped_records": len(report.problems),
-            "incremental": True,
-        },
+        "build": {**report.manifest_section(), "incremental": True},
         "libraries": libraries,
     }

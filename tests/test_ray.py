@@ -26,6 +26,12 @@ pytest.importorskip("ray")
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _cli(*args: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "engine.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
 def _listening_ports() -> set[int]:
     ports = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
@@ -69,27 +75,13 @@ def test_ray_build_matches_single_process_and_merges_ivf_shards(tmp_path: Path) 
 def test_cli_build_with_ray_then_add_keeps_working(tmp_path: Path) -> None:
     index = tmp_path / "cli"
     env = dict(os.environ, PAPERSCOPE_CACHE=str(tmp_path / "cache"))  # cold: Ray must embed
-    result = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "build", str(CORPUS_SAMPLE), "--index", str(index), "--ray", "--json"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = _cli("build", str(CORPUS_SAMPLE), "--index", str(index), "--ray", "--json", env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout)  # stdout is only the JSON, whatever Ray and FAISS print
     assert report["embedded"] == 300 and report["ray"]["actors"] == 2
     with engine.open(index) as ix:
         assert ix.has_topics() and len(ix) == 300
-    add = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "add", str(GA_DIGEST_1), "--index", str(index), "--json"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    add = _cli("add", str(GA_DIGEST_1), "--index", str(index), "--json", env=env)
     assert add.returncode == 0, add.stderr[-2000:]
     assert json.loads(add.stdout)["papers"] > 300
 
@@ -145,3 +137,31 @@ def test_ivf_merged_from_shards_answers_like_one_built_in_one_pass(tmp_path: Pat
     version.rename(moved)
     again = vectors.load_index(moved / "faiss.index", 4000, spec)
     assert (again.search(queries, 1)[1][:, 0] == np.arange(50)).mean() >= 0.95
+
+
+def test_build_on_a_ray_cluster_address(tmp_path: Path) -> None:
+    """A Ray head started apart (as on a cluster), reached by its address."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ray_bin = Path(sys.executable).parent / "ray"
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
+    head = [str(ray_bin), "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false"]
+    started = subprocess.run([*head, "--disable-usage-stats"], env=env, capture_output=True, text=True, timeout=180)
+    assert started.returncode == 0, started.stderr[-2000:]
+    try:
+        from ray._private.services import get_node_ip_address
+
+        address = f"{get_node_ip_address()}:{port}"  # the head's GCS, as a cluster's nodes see it
+        index = tmp_path / "cluster"
+        result = _cli(
+            "build", str(GA_DIGEST_1), "--index", str(index), "--ray-address", address, "--no-cache", "--no-topics",
+            "--json", env=env,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-2000:]
+        report = json.loads(result.stdout)
+        assert report["embedded"] == len(read_papers(GA_DIGEST_1).papers) and report["ray"]["actors"] == 2
+    finally:
+        subprocess.run([str(ray_bin), "stop", "--force"], env=env, capture_output=True, timeout=120)
