@@ -68,15 +68,10 @@ class BuildReport:
             "index": str(self.index_dir),
             "version": self.version,
             "papers": self.papers,
-            "new_papers": self.new_papers,
-            "embedded": self.embedded,
-            "reused_from_index": self.reused,
-            "from_cache": self.cached,
+            **self.manifest_section(),
             "duplicates": self.duplicates,
-            "skipped_records": len(self.problems),
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "topics": self.topics,
-            **({"ray": self.ray} if self.ray else {}),
         }
 
 

@@ -73,6 +73,7 @@ CREATE INDEX papers_date ON papers(date);
 """
 _COLUMNS = "row, id, title, abstract, authors, categories, primary_category, date, updated, version, comment, text_hash, source"
 _INSERT = f"INSERT INTO papers ({_COLUMNS}) VALUES ({','.join('?' * 13)})"
+_UPSERT = _INSERT.replace("INSERT", "INSERT OR REPLACE", 1)  # a row rewritten or appended by add
 _COPY_ROWS = 65_536  # vectors copied per block when a version extends another (~100 MB)
 
 
@@ -325,7 +326,7 @@ class VersionWriter:
             with db:
                 rows = [row for row, _, _ in changed]
                 lexical.forget_rows(db, rows)  # needs the old contents, so before they change
-                db.executemany(_INSERT.replace("INSERT", "INSERT OR REPLACE", 1), (_record(*c) for c in changed))
+                db.executemany(_UPSERT, (_record(*c) for c in changed))
                 lexical.index_rows(db, rows)
         finally:
             db.close()

@@ -16,13 +16,17 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from engine import store, topic_stage, topic_store, topics, vectors
-from engine.embed import Embedder
+from engine.embed import Embedder, text_hash
 from engine.papers import Paper
 from engine.vectorize import vectorize
+
+if TYPE_CHECKING:
+    from engine.build import BuildReport, Options
 
 
 @dataclass
@@ -42,8 +46,6 @@ class Changes:
 def plan(previous: store.Artifact, parsed: Sequence[Paper]) -> Changes:
     """Which parsed papers are new, which replace a known paper (the newer copy wins; on
     a tie the added one does), and which can be ignored (older or identical copies)."""
-    from engine.embed import text_hash
-
     known = previous.records_for_ids([p.id for p in parsed])
     rewritten, appended, text_changed = [], [], set()
     for paper in parsed:
@@ -61,7 +63,7 @@ def plan(previous: store.Artifact, parsed: Sequence[Paper]) -> Changes:
 
 
 def grow(
-    previous: store.Artifact, changes: Changes, embedder: Embedder, options, report
+    previous: store.Artifact, changes: Changes, embedder: Embedder, options: Options, report: BuildReport
 ) -> tuple[store.VersionWriter, dict]:
     """Write every file of the next version into a new writer; returns it with the
     manifest sections that changed. The caller publishes it (or abandons it)."""
@@ -77,7 +79,7 @@ def grow(
     report.seconds["embed"] = time.perf_counter() - tick
     report.embedded, report.cached = (done.embedded, done.cached) if done else (0, 0)
     report.reused = changes.existing - len(changes.rewritten)
-    hashes = _hashes(records, previous, done, needs_vector)
+    hashes = [text_hash(paper.text) for _, paper in records]
     fresh = np.zeros((len(records), previous.vectors.shape[1]), dtype=np.float32)
     if done is not None:
         fresh[needs_vector] = done.vectors
@@ -109,14 +111,6 @@ def grow(
         writer.abandon()
         raise
     return writer, {"index": spec, "topics": topic_summary}
-
-
-def _hashes(records, previous: store.Artifact, done, needs_vector: list[int]) -> list[str]:
-    """Text hash per record: computed for the embedded ones, the stored one otherwise."""
-    from engine.embed import text_hash
-
-    computed = dict(zip(needs_vector, done.hashes, strict=True)) if done else {}
-    return [computed.get(i) or text_hash(paper.text) for i, (_, paper) in enumerate(records)]
 
 
 def _neighbours_for(
@@ -152,7 +146,9 @@ def _assign_topics(writer: store.VersionWriter, rows: np.ndarray, neighbours, to
     return topic_stage.extended_summary(summary, len(rows), outliers / max(total, 1))
 
 
-def manifest_after(previous: dict, sections: dict, report, inputs: Sequence[str | Path], libraries: dict) -> dict:
+def manifest_after(
+    previous: dict, sections: dict, report: BuildReport, inputs: Sequence[str | Path], libraries: dict
+) -> dict:
     """The live manifest with what an ``add`` changed."""
     from engine.build import _now
 

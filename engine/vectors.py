@@ -22,6 +22,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from engine import shards
 from engine.errors import IndexCorrupt, QueryError
 from engine.shards import IVF_DATA, quiet_stdout
 
@@ -174,8 +175,6 @@ def ivf_from_shards(shard_dir: Path, matrix: np.ndarray, index_path: Path, seed:
     across the embedding shards, each shard added to its own copy of the trained
     index, the copies merged on disk into ``index_path`` (+ ``faiss.ivfdata``).
     ``matrix`` (the same vectors by row, may be memory-mapped) only tunes ``nprobe``."""
-    from engine import shards
-
     paths = shards.shard_paths(shard_dir)
     n = len(matrix)
     trained = trained_ivf(shards.sample_rows(paths, _training_size(n), seed), n, seed)
