@@ -98,7 +98,12 @@ def build(inputs: Sequence[str | Path], index_dir: str | Path, options: Options 
     report.new_papers = len(papers)
     with store.writer_lock(report.index_dir), ExitStack() as scratch:
         previous = _open_live(report.index_dir)
-        shard_dir = scratch.enter_context(store.scratch_dir(report.index_dir, "shards")) if options.ray else None
+        shard_dir = None
+        if options.ray:
+            from engine import ray_embed
+
+            scratch.enter_context(ray_embed.session(options.ray))  # one Ray for embedding and index parts
+            shard_dir = scratch.enter_context(store.scratch_dir(report.index_dir, "shards"))
         try:
             embedder = options.embedder or load_embedder(options.model, options.backend)
             done = _vectorize(papers, embedder, previous, options, report, shard_dir)
@@ -268,7 +273,11 @@ def _publish(
         kind = vectors.choose_type(len(matrix), options.index_type)
         seed = options.topic_params.seed
         if kind == "ivf" and shard_dir is not None:  # trained once, built per shard, merged on disk
-            index, spec = vectors.ivf_from_shards(shard_dir, matrix, writer.file(store.FAISS_INDEX), seed)
+            from engine.ray_embed import build_ivf_parts
+
+            index, spec = vectors.ivf_from_shards(
+                shard_dir, matrix, writer.file(store.FAISS_INDEX), seed, build_parts=build_ivf_parts
+            )
         else:
             index, spec = vectors.build_index(matrix, kind, seed=seed)
             vectors.save_index(index, writer.file(store.FAISS_INDEX))

@@ -5,7 +5,8 @@
 streaming executor bounds what is in flight (backpressure), so a slow consumer
 never piles vectors up in the object store. The driver receives vectors batch by
 batch and hands them to the caller, which writes them to the cache (a killed run
-resumes) and to embedding shards (the index build reads those).
+resumes) and to embedding shards (the index build reads those; for IVF, each
+shard's part of the index is built by a Ray task, see :func:`build_ivf_parts`).
 
 Without an address a local Ray starts on this machine: dashboard off, usage
 statistics off, logs kept in its session folder. Actors take fractional CPUs: on
@@ -23,9 +24,17 @@ import logging
 import os
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from engine import shards
+
+if TYPE_CHECKING:
+    import faiss
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +128,55 @@ def stop() -> None:
     import ray
 
     ray.shutdown()
+
+
+@contextmanager
+def session(plan: RayPlan) -> Iterator[None]:
+    """Ray for the length of a build (embedding, then the per-shard index parts):
+    started or joined once, stopped afterwards if this process started it."""
+    started = start(plan.address, plan.threads)
+    try:
+        yield
+    finally:
+        if started:
+            stop()
+
+
+def build_ivf_parts(trained: faiss.Index, paths: Sequence[Path], folder: Path, in_flight: int = 4) -> list[Path]:
+    """Per-shard IVF indexes built by Ray tasks, on whichever nodes have room: each
+    task gets the empty trained index and one shard's rows and vectors through the
+    object store and returns its index serialized (FAISS's file format), which the
+    driver writes for the on-disk merge. At most ``in_flight`` shards are out at a
+    time, so the object store never holds the whole collection."""
+    import faiss
+    import ray
+
+    trained_ref = ray.put(faiss.serialize_index(trained))
+    build_part = ray.remote(num_cpus=0.5)(_ivf_part)
+    targets = [folder / f"{p.stem}.ivf" for p in paths]
+    pending: dict = {}
+    for path, target in zip(paths, targets, strict=True):
+        if len(pending) >= in_flight:
+            _write_finished(pending, ray)
+        rows, vectors = shards.read_shard(path)
+        pending[build_part.remote(trained_ref, rows, vectors)] = target
+    while pending:
+        _write_finished(pending, ray)
+    return targets
+
+
+def _ivf_part(trained_bytes: np.ndarray, rows: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    import faiss
+
+    index = faiss.deserialize_index(trained_bytes)
+    index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), rows)
+    return faiss.serialize_index(index)
+
+
+def _write_finished(pending: dict, ray) -> None:
+    done, _ = ray.wait(list(pending), num_returns=1)
+    for ref in done:
+        pending.pop(ref).write_bytes(ray.get(ref).tobytes())
 
 
 def embed_batches(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import faiss
@@ -170,19 +171,30 @@ def trained_ivf(sample: np.ndarray, n: int, seed: int) -> faiss.Index:
     return index
 
 
-def ivf_from_shards(shard_dir: Path, matrix: np.ndarray, index_path: Path, seed: int = 42) -> tuple[faiss.Index, dict]:
+def ivf_from_shards(
+    shard_dir: Path, matrix: np.ndarray, index_path: Path, seed: int = 42, build_parts: Callable | None = None
+) -> tuple[faiss.Index, dict]:
     """An IVF index built the way a cluster builds one: trained once on a sample drawn
     across the embedding shards, each shard added to its own copy of the trained
-    index, the copies merged on disk into ``index_path`` (+ ``faiss.ivfdata``).
+    index (here, or by ``build_parts(trained, shard_paths, folder)``, e.g. Ray tasks on
+    a cluster's nodes), the copies merged on disk into ``index_path`` (+ ``faiss.ivfdata``).
     ``matrix`` (the same vectors by row, may be memory-mapped) only tunes ``nprobe``."""
     paths = shards.shard_paths(shard_dir)
     n = len(matrix)
     trained = trained_ivf(shards.sample_rows(paths, _training_size(n), seed), n, seed)
-    parts = [shards.ivf_for_shard(trained, p, shard_dir / f"{p.stem}.ivf") for p in paths]
+    if build_parts is None:
+        parts = [shards.ivf_for_shard(trained, p, shard_dir / f"{p.stem}.ivf") for p in paths]
+    else:
+        parts = build_parts(trained, paths, shard_dir)
     merged = shards.merge_ivf(trained, parts, index_path)
     if merged.ntotal != n:
         raise IndexCorrupt(f"{shard_dir}: the shards hold {merged.ntotal} vectors, the collection {n}")
-    spec = {**_ivf_spec(merged.nlist), "built_from_shards": len(paths), "built_rows": n}
+    spec = {
+        **_ivf_spec(merged.nlist),
+        "built_from_shards": len(paths),
+        "parts_built_by": "this process" if build_parts is None else "ray tasks",
+        "built_rows": n,
+    }
     return merged, _tune(merged, matrix, spec, "nprobe", NPROBE_STEPS, seed)
 
 

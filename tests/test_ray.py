@@ -65,6 +65,7 @@ def test_ray_build_matches_single_process_and_merges_ivf_shards(tmp_path: Path) 
     # the IVF index came from the shards, merged on disk, lists beside it
     manifest = json.loads((version / "manifest.json").read_text())
     assert manifest["index"]["built_from_shards"] == 5 and (version / shards.IVF_DATA).is_file()
+    assert manifest["index"]["parts_built_by"] == "ray tasks"  # each shard's part built in a Ray task
     assert manifest["index"]["recall_at_10"] >= vectors.TARGET_RECALL
     assert not [p for p in (tmp_path / "ray").iterdir() if p.name.startswith(".tmp-")]  # shards removed
     with engine.open(tmp_path / "ray") as ix:
@@ -147,7 +148,9 @@ def test_build_on_a_ray_cluster_address(tmp_path: Path) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     ray_bin = Path(sys.executable).parent / "ray"
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
+    # The head turns on Ray's token auth and writes the token to ~/.ray/auth_token; a
+    # client sends it only when told the cluster uses tokens.
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="token")
     head = [str(ray_bin), "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false"]
     started = subprocess.run([*head, "--disable-usage-stats"], env=env, capture_output=True, text=True, timeout=180)
     assert started.returncode == 0, started.stderr[-2000:]
@@ -157,11 +160,14 @@ def test_build_on_a_ray_cluster_address(tmp_path: Path) -> None:
         address = f"{get_node_ip_address()}:{port}"  # the head's GCS, as a cluster's nodes see it
         index = tmp_path / "cluster"
         result = _cli(
-            "build", str(GA_DIGEST_1), "--index", str(index), "--ray-address", address, "--no-cache", "--no-topics",
+            "build", str(GA_DIGEST_1), "--index", str(index), "--ray-address", address, "--no-cache", "--no-topics", "--index-type", "ivf",
             "--json", env=env,
         )  # fmt: skip
         assert result.returncode == 0, result.stderr[-2000:]
         report = json.loads(result.stdout)
         assert report["embedded"] == len(read_papers(GA_DIGEST_1).papers) and report["ray"]["actors"] == 2
+        with engine.open(index) as ix:  # the index parts were built by tasks on the cluster
+            assert ix.manifest["index"]["parts_built_by"] == "ray tasks"
+            assert ix.search("galaxy", k=3, mode="dense")
     finally:
         subprocess.run([str(ray_bin), "stop", "--force"], env=env, capture_output=True, timeout=120)
