@@ -85,6 +85,7 @@ class ArxivClient:
         max_retry_after: float = 600.0,
         rng: random.Random | None = None,
         on_request: Callable[[float], None] | None = None,
+        sort_by: str = "submittedDate",
     ) -> None:
         """``on_request(time.time())`` is called as each request starts (to remember it
         across processes: see ``last_request``)."""
@@ -103,13 +104,14 @@ class ArxivClient:
         # rerun straight after a failure keeps the spacing too.
         self.last_request: float | None = None
         self.on_request = on_request
+        self.sort_by = sort_by  # submittedDate (new papers) or lastUpdatedDate (new versions too)
 
     def page_url(self, query: str, start: int, max_results: int) -> str:
         params = {
             "search_query": query,
             "start": start,
             "max_results": max_results,
-            "sortBy": "submittedDate",
+            "sortBy": self.sort_by,
             "sortOrder": "descending",
         }
         return f"{self.api_url}?{urlencode(params)}"

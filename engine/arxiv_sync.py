@@ -1,9 +1,10 @@
 """``paperscope sync --arxiv-api QUERY``: fetch what arXiv announced since the last sync
 of a query and merge it into an index.
 
-Pages of ``QUERY`` are fetched newest first (``sortBy=submittedDate``) until an entry is
-no newer than the high-water mark (the newest ``published`` timestamp the last completed
-sync saw), the results run out, or (first sync only) ``max_results`` entries came. Each page is
+Pages of ``QUERY`` are fetched newest first (``sortBy=submittedDate``; with
+``order="updated"``, ``sortBy=lastUpdatedDate``, so new versions of older papers come
+too and replace them) until an entry is no newer than the high-water mark (the newest
+``published``, or ``updated``, timestamp the last completed sync saw), the results run out, or (first sync only) ``max_results`` entries came. Each page is
 staged on disk as it arrives, so a sync killed mid-way resumes at the next page; when
 fetching is done the staged pages go through :func:`engine.build.add` (or ``build`` for
 a new index), and only then does the high-water mark move and the staging go away. A
@@ -39,6 +40,7 @@ from engine.papers import Problem
 log = logging.getLogger(__name__)
 
 SYNC_DIR = ".sync"
+ORDERS = {"submitted": "submittedDate", "updated": "lastUpdatedDate"}  # --order -> the API's sortBy
 STATE = "state.json"
 STATE_FORMAT = 1
 
@@ -52,6 +54,7 @@ class SyncOptions:
     retries: int = 5  # per page, after the first attempt
     timeout: float = 30.0
     backoff: float = 2.0  # first backoff step in seconds; doubles per retry
+    order: str = "submitted"  # or "updated": new versions of known papers too (see ORDERS)
     build: build.Options = field(default_factory=build.Options)
 
 
@@ -61,7 +64,7 @@ class SyncState:
 
     query: str
     api_url: str
-    high_water: str | None = None  # newest ``published`` of the last completed sync
+    high_water: str | None = None  # newest ``published`` (``updated``) of the last completed sync
     last_completed: str | None = None
     last_request: float | None = None  # time.time() of the last request, for the rate limit
     pages: list[str] = field(default_factory=list)  # URL of each staged page, in order
@@ -116,10 +119,15 @@ def sync(query: str, index_dir: str | Path, options: SyncOptions | None = None) 
     options = options or SyncOptions()
     _check(query, options)
     client = ArxivClient(  # checks the URL before anything is written
-        options.api_url, delay=options.delay, retries=options.retries, timeout=options.timeout, backoff=options.backoff
+        options.api_url,
+        delay=options.delay,
+        retries=options.retries,
+        timeout=options.timeout,
+        backoff=options.backoff,
+        sort_by=ORDERS[options.order],
     )
     index_dir = Path(index_dir)
-    folder = staging_folder(index_dir, query, options.api_url)
+    folder = staging_folder(index_dir, query, options.api_url, options.order)
     with _sync_lock(folder, query, index_dir):
         state = _staged_state(folder, query, options.api_url)
         client.last_request = state.last_request
@@ -142,8 +150,10 @@ def _remember_request(folder: Path, state: SyncState, when: float) -> None:
     save_state(folder, state)
 
 
-def staging_folder(index_dir: Path, query: str, api_url: str) -> Path:
-    key = hashlib.sha256(f"{api_url}\n{query}".encode()).hexdigest()[:16]
+def staging_folder(index_dir: Path, query: str, api_url: str, order: str = "submitted") -> Path:
+    """Per query, API and order (their high-water marks differ): ``INDEX/.sync/<key>``."""
+    suffix = "" if order == "submitted" else f"\n{order}"
+    key = hashlib.sha256(f"{api_url}\n{query}{suffix}".encode()).hexdigest()[:16]
     return Path(index_dir) / SYNC_DIR / key
 
 
@@ -173,6 +183,8 @@ def _staged_state(folder: Path, query: str, api_url: str) -> SyncState:
 def _check(query: str, options: SyncOptions) -> None:
     if not query or not query.strip():
         raise SyncError("the arXiv query is empty (example: --arxiv-api 'cat:cs.CL')")
+    if options.order not in ORDERS:
+        raise SyncError(f"--order must be one of {', '.join(ORDERS)}, not {options.order!r}")
     if not 1 <= options.page_size <= MAX_PAGE_SIZE:
         raise SyncError(f"the page size must be between 1 and {MAX_PAGE_SIZE}, not {options.page_size}")
     if options.max_results < 1:
@@ -193,29 +205,38 @@ def _fetch(client: ArxivClient, state: SyncState, folder: Path, options: SyncOpt
         if wanted > 0:
             page = client.fetch_page(state.query, state.next_start, wanted)
             write_atomic(folder / _page_name(len(state.pages)), page.body)
-            _account(state, page.url, page.feed, high_water)
+            _account(state, page.url, page.feed, high_water, options.order)
             report.pages_fetched += 1
-            state.stopped = _stop_reason(state, page.feed, high_water, limit)
+            state.stopped = _stop_reason(state, page.feed, high_water, limit, options.order)
         else:
             state.stopped = "max results"
         state.fetched = state.stopped is not None
         save_state(folder, state)
 
 
-def _account(state: SyncState, url: str, feed: atom.Feed, high_water: datetime | None) -> None:
+def _when(entry: atom.Entry, order: str) -> datetime | None:
+    """The timestamp the results are sorted by."""
+    return (entry.updated or entry.published) if order == "updated" else entry.published
+
+
+def _account(state: SyncState, url: str, feed: atom.Feed, high_water: datetime | None, order: str) -> None:
     state.pages.append(url)
     # Advance by what came back, not by what was asked: a short page then overlaps the
     # next one (deduplicated on merge) instead of leaving a gap.
     state.entries += len(feed.entries)
     state.next_start += len(feed.entries)
-    newer = [e.published for e in feed.entries if e.published and (high_water is None or e.published > high_water)]
+    stamps = [_when(e, order) for e in feed.entries]
+    newer = [t for t in stamps if t and (high_water is None or t > high_water)]
     state.newer += len(newer)
     newest = max([*newer, *filter(None, [_parse_time(state.newest)])], default=None)
     state.newest = _format_time(newest) if newest else None
 
 
-def _stop_reason(state: SyncState, feed: atom.Feed, high_water: datetime | None, limit: int | None) -> str | None:
-    if high_water is not None and any(e.published and e.published <= high_water for e in feed.entries):
+def _stop_reason(
+    state: SyncState, feed: atom.Feed, high_water: datetime | None, limit: int | None, order: str
+) -> str | None:
+    stamps = [_when(e, order) for e in feed.entries]
+    if high_water is not None and any(t and t <= high_water for t in stamps):
         return "reached the previous sync"
     if not feed.entries or (feed.total_results is not None and state.next_start >= feed.total_results):
         return "end of results"

@@ -64,6 +64,7 @@ class Entry:
     line: int
     published: datetime | None
     item: Paper | Problem
+    updated: datetime | None = None  # the newest version's timestamp (published for a v1)
 
 
 @dataclass
@@ -198,13 +199,14 @@ class _FeedParser:
             self.result.error = " ".join(str(fields.get("summary") or raw_id).split())
             return
         line = int(fields["line"])
-        published = None
+        published = updated = None
         try:
             published = _timestamp("published", fields.get("published"))
+            updated = _timestamp("updated", fields["updated"]) if fields.get("updated") else published
             item: Paper | Problem = _paper(fields, raw_id, published, f"{self.source}:{line}")
         except RecordError as exc:
             item = Problem(self.source, line, f"entry {raw_id or '(no id)'}: {exc}")
-        self.result.entries.append(Entry(line, published, item))
+        self.result.entries.append(Entry(line, published, item, updated))
 
 
 def _paper(fields: dict, raw_id: str, published: datetime, source: str) -> Paper:

@@ -42,6 +42,14 @@ RetriesOpt = Annotated[int, typer.Option("--retries", min=0, help="Retries per p
 TimeoutOpt = Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds to wait for an answer.")]
 CacheOpt = Annotated[bool, typer.Option("--cache/--no-cache", help="Use the embedding cache ($PAPERSCOPE_CACHE).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a summary.")]
+OrderOpt = Annotated[
+    str,
+    typer.Option(
+        "--order",
+        help="submitted: new papers (by submission date); updated: new versions of older papers too "
+        "(by last update), which replace them in the index.",
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -58,6 +66,7 @@ def sync_command(
     delay: DelayOpt = 3.0,
     retries: RetriesOpt = 5,
     timeout: TimeoutOpt = 30.0,
+    order: OrderOpt = "submitted",
     cache: CacheOpt = True,
     as_json: JsonOpt = False,
 ) -> None:
@@ -77,6 +86,7 @@ def sync_command(
             delay=delay,
             retries=retries,
             timeout=timeout,
+            order=order,
             build=Options(use_cache=cache, progress=not as_json),
         )
         report = sync(arxiv_api, index, options)

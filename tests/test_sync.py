@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -288,3 +289,37 @@ def test_cli_errors_are_one_line_and_exit_2(replay: Replay, tmp_path) -> None:
         assert "already running" in run("--api-url", replay.url)
     assert "empty" in run("--api-url", replay.url, "--arxiv-api", "  ")
     assert CliRunner().invoke(cli(), [*base, "--page-size", "5000"]).exit_code == 2
+
+
+def _updated(entry: str) -> str:
+    return re.search(r"<updated>([^<]+)</updated>", entry).group(1)
+
+
+def test_order_updated_brings_new_versions_of_known_papers(replay: Replay, sync_embedder, tmp_path) -> None:
+    """``--order updated`` pages by last update: a new version of a paper indexed long
+    ago comes back on the next sync and replaces it (same row, new text)."""
+    by_update = sorted(OLDER, key=_updated, reverse=True)  # the API's lastUpdatedDate order
+    replay.entries = list(by_update)
+    index = tmp_path / "ix"
+    first = sync(QUERY, index, options(replay, sync_embedder, order="updated"))
+    assert replay.log[0].params["sortBy"] == "lastUpdatedDate" and first.new_papers == 24
+    assert first.high_water == max(_updated(e) for e in OLDER)  # the newest update, not the newest submission
+    old = expected_papers([by_update[-1]])[0]  # the paper least recently updated
+    revised = re.sub(r"v\d+</id>", "v3</id>", by_update[-1], count=1)
+    revised = re.sub(r"<updated>[^<]+</updated>", "<updated>2026-08-01T12:00:00Z</updated>", revised, count=1)
+    revised = re.sub(
+        r"<summary>.*?</summary>", "<summary>A revised abstract about grammar.</summary>", revised, flags=re.S
+    )
+    replay.entries = [revised, *by_update[:-1]]  # the revision is now the most recent update
+    with engine.open(index) as ix:
+        row = ix.ids().index(old["id"])
+    seen = len(replay.log)
+    second = sync(QUERY, index, options(replay, sync_embedder, order="updated"))
+    assert replay.starts(seen) == [0] and second.stopped == "reached the previous sync"
+    assert (second.new_entries, second.new_papers, second.build["embedded"]) == (1, 0, 1)
+    with engine.open(index) as ix:
+        paper = ix.paper(old["id"])
+        assert (paper.version, paper.abstract) == (3, "A revised abstract about grammar.")
+        assert ix.ids().index(old["id"]) == row and len(ix) == 24
+    # the default order keeps its own staging and high-water mark
+    assert staging_folder(index, QUERY, replay.url) != staging_folder(index, QUERY, replay.url, "updated")
