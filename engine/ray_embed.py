@@ -168,9 +168,7 @@ def build_ivf_parts(trained: faiss.Index, paths: Sequence[Path], folder: Path, i
 def _ivf_part(trained_bytes: np.ndarray, rows: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     import faiss
 
-    index = faiss.deserialize_index(trained_bytes)
-    index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), rows)
-    return faiss.serialize_index(index)
+    return faiss.serialize_index(shards.filled_copy(faiss.deserialize_index(trained_bytes), rows, vectors))
 
 
 def _write_finished(pending: dict, ray) -> None:

@@ -79,15 +79,19 @@ def shard_paths(folder: Path) -> list[Path]:
     return sorted(folder.glob(SHARD_GLOB))
 
 
-def iter_shards(folder: Path) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    for path in shard_paths(folder):
-        yield read_shard(path)
+def shard_length(path: Path) -> int:
+    """Vectors in a shard, read from its row numbers only (the vectors stay on disk)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return len(data["rows"])
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise IndexCorrupt(f"{path}: unreadable embedding shard ({exc})") from exc
 
 
 def sample_rows(paths: Sequence[Path], size: int, seed: int) -> np.ndarray:
     """About ``size`` vectors drawn uniformly from all shards (each shard contributes
     in proportion to its length), for training: one shard in memory at a time."""
-    counts = [len(read_shard(p)[0]) for p in paths]
+    counts = [shard_length(p) for p in paths]
     total = sum(counts)
     rng = np.random.default_rng(seed)
     picked = []
@@ -102,11 +106,15 @@ def sample_rows(paths: Sequence[Path], size: int, seed: int) -> np.ndarray:
 def ivf_for_shard(trained: faiss.Index, shard: Path, out: Path) -> Path:
     """What one worker does: its shard's vectors added, under their collection rows,
     to a copy of the empty trained IVF index, written to ``out``."""
-    rows, vectors = read_shard(shard)
-    index = faiss.clone_index(trained)
-    index.add_with_ids(np.ascontiguousarray(vectors), rows)
-    faiss.write_index(index, str(out))
+    faiss.write_index(filled_copy(trained, *read_shard(shard)), str(out))
     return out
+
+
+def filled_copy(trained: faiss.Index, rows: np.ndarray, vectors: np.ndarray) -> faiss.Index:
+    """A copy of the empty trained index holding ``vectors`` under ids ``rows``."""
+    index = faiss.clone_index(trained)
+    index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(rows, dtype=np.int64))
+    return index
 
 
 def merge_ivf(trained: faiss.Index, shard_indexes: Sequence[Path], index_path: Path) -> faiss.Index:
