@@ -1,9 +1,11 @@
-"""A progress bar with rate and ETA for long stages, drawn on stderr."""
+"""How long stages report themselves: a progress bar with rate and ETA on stderr, and
+:func:`timed`, the one way a stage's wall time is recorded."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 
 
@@ -43,3 +45,14 @@ def progress_bar(total: int, label: str, enabled: bool = True, unit: str = "pape
     with Progress(*columns, console=Console(stderr=True)) as progress:
         task = progress.add_task(label, total=total)
         yield lambda n: progress.advance(task, n)
+
+
+@contextmanager
+def timed(seconds: dict, stage: Hashable) -> Iterator[None]:
+    """Add the wall time of the ``with`` block to ``seconds[stage]`` (also when it fails,
+    so a report of a failed run still says where the time went)."""
+    tick = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds[stage] = seconds.get(stage, 0.0) + time.perf_counter() - tick

@@ -1,0 +1,54 @@
+"""Words: the one tokenizer and stop-word list shared by topic labels, lexical search
+and the reasons recommendations give, so all three agree on what a content word is."""
+
+from __future__ import annotations
+
+import functools
+import re
+
+_TOKEN = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
+# Words that say nothing about a paper's subject: English stop words plus the
+# boilerplate of abstracts.
+_BOILERPLATE = """
+paper papers propose proposed proposes present presents presented introduce introduces introduced
+approach approaches method methods methodology result results show shows shown showing demonstrate
+demonstrates demonstrated state art novel new work works study studies studied based using use used
+uses existing performance experiments experimental experiment achieve achieves achieved outperform
+outperforms outperforming significantly significant framework frameworks task tasks extensive effective
+effectiveness efficient improve improves improved improvement improvements problem problems various
+different recent recently large small high low key main also well however furthermore moreover thus
+therefore paper's address addresses addressing provide provides provided find finds found obtain obtained
+evaluate evaluated evaluation evaluations benchmark benchmarks code available github https http www com
+url demonstrate superior compared comparison previous prior first second third two three one several many
+including include includes within across able enable enables enabling allows allow allowing consider
+considered considering given via towards toward respectively particular particularly specifically
+leverage leverages leveraging aims aim aimed investigate investigates investigated analysis analyze
+analyzed findings insights potential key crucial important challenging challenge challenges remains
+remain need needs often however while whereas although despite among due since order way ways
+state-of-the-art sota dataset datasets require requires required perform performs performed efficiently
+effectively accurately accuracy high-quality real-world wide range variety number numbers quality
+such like make makes made take takes taken better best good strong stronger
+directly type types kind kinds
+"""
+
+
+@functools.cache
+def stop_words() -> frozenset[str]:
+    """English stop words (scikit-learn's list) and the boilerplate of abstracts."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS) | frozenset(_BOILERPLATE.split())
+
+
+_CONTENT_WORD = re.compile(r"[a-z][a-z0-9-]{2,}")
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased word tokens, hyphenated compounds kept whole ("self-supervised")."""
+    return _TOKEN.findall(text.lower())
+
+
+def content_words(text: str) -> set[str]:
+    """The distinct words of three letters or more that say something about a subject."""
+    stop = stop_words()
+    return {w for w in _CONTENT_WORD.findall(text.lower()) if w not in stop}
