@@ -49,7 +49,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="paperscope-bench-") as tmp:
         tmp = Path(tmp)
-        from engine.cache import cache_root
+        from engine.embedding.cache import cache_root
 
         # A cold embedding cache for this run; derived models (ONNX export, auto's
         # verdict) come from the usual cache: made once per machine, not per build.
@@ -58,9 +58,9 @@ def main() -> None:
         if models.is_dir():
             os.symlink(models, tmp / "cache" / "models")
         os.environ["PAPERSCOPE_CACHE"] = str(tmp / "cache")
-        from engine.build import Options, build
-        from engine.embed import load_embedder
-        from engine.sources import read_papers
+        from engine.embedding.embedder import load_embedder
+        from engine.ingest.sources import read_papers
+        from engine.pipeline.build import Options, build
 
         corpus = tmp / "corpus.jsonl.gz"
         n = take(args.data, args.n, corpus)

@@ -83,7 +83,7 @@ class Naive:
 
 
 def make(name: str):
-    from engine.embed import bundled_model, make_embedder
+    from engine.embedding.embedder import bundled_model, make_embedder
 
     return Naive(bundled_model().path) if name == "naive" else make_embedder(bundled_model(), name)
 
@@ -169,9 +169,9 @@ def onnx_profile(texts: list[str], precision: str = "int8") -> dict:
 
     import onnxruntime as ort
 
-    from engine.embed import bundled_model
-    from engine.model_artifacts import SESSION_DISABLED_FUSIONS, int8_variant, onnx_model
-    from engine.token_batches import FastTokenizer, bucketed
+    from engine.embedding.embedder import bundled_model
+    from engine.embedding.model_artifacts import SESSION_DISABLED_FUSIONS, int8_variant, onnx_model
+    from engine.embedding.token_batches import FastTokenizer, bucketed
 
     model = bundled_model()
     precision = int8_variant() if precision == "int8" else precision
@@ -208,10 +208,10 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("TQDM_DISABLE", "1")
 
-    from engine import hardware
-    from engine.embed import bundled_model, load_embedder
-    from engine.guard import agreement, timed_interleaved
-    from engine.token_batches import FastTokenizer
+    from engine.embedding import hardware
+    from engine.embedding.embedder import bundled_model, load_embedder
+    from engine.embedding.guard import agreement, timed_interleaved
+    from engine.embedding.token_batches import FastTokenizer
 
     texts = sample_abstracts(args.data, args.n)
     model = bundled_model()

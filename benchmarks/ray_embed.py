@@ -46,7 +46,7 @@ def single(embedder, texts: list[str]) -> tuple[float, np.ndarray]:
 
 
 def on_ray(embedder, texts: list[str], actors: int, threads: int) -> tuple[float, np.ndarray, dict]:
-    from engine.ray_embed import RayPlan, embed_batches
+    from engine.embedding.ray_embed import RayPlan, embed_batches
 
     plan = RayPlan(actors=actors, threads=threads)
     out = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
@@ -65,8 +65,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
-    from engine import hardware, ray_embed
-    from engine.embed import load_embedder
+    from engine.embedding import hardware, ray_embed
+    from engine.embedding.embedder import load_embedder
 
     texts = load_texts(args.data, args.n)
     embedder = load_embedder()

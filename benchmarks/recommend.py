@@ -47,8 +47,8 @@ def main() -> None:
     args = parser.parse_args()
 
     import engine
-    from engine.build import Options, build
-    from engine.recommend import METHODS
+    from engine.pipeline.build import Options, build
+    from engine.query.recommend import METHODS
 
     with tempfile.TemporaryDirectory(prefix="paperscope-rec-") as tmp:
         index = Path(tmp) / "eval"

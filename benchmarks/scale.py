@@ -33,8 +33,8 @@ from common import DEFAULT_DATA, ROOT, write_json
 
 CHILD = """
 import json, resource, sys, time
-from engine import build
-from engine.build import Options
+from engine.pipeline import build
+from engine.pipeline.build import Options
 kind, inputs, index = sys.argv[1], sys.argv[2].split(","), sys.argv[3]
 tick = time.perf_counter()
 report = (build.build if kind == "build" else build.add)(inputs, index, Options(progress=False))
@@ -71,8 +71,8 @@ def run_child(kind: str, inputs: list[Path], index: Path) -> dict:
 
 def cold_embed_rate(sample: Path, n: int) -> tuple[float, str]:
     """Papers/s embedding ``n`` papers from nothing (no cache), model already loaded."""
-    from engine.embed import load_embedder
-    from engine.sources import read_papers
+    from engine.embedding.embedder import load_embedder
+    from engine.ingest.sources import read_papers
 
     texts = [p.text for p in read_papers(sample).papers[:n]]
     embedder = load_embedder()
@@ -95,7 +95,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from engine.demo import demo_corpus
+    from engine.cli.demo import demo_corpus
 
     sizes = [int(s) for s in args.sizes.split(",")]
     rows = []

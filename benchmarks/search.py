@@ -46,7 +46,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import engine
-    from engine.build import Options, build
+    from engine.pipeline.build import Options, build
 
     with gzip.open(args.data / "arxiv-87k.jsonl.gz", "rt", encoding="utf-8") as handle:
         lines = handle.readlines()
@@ -108,8 +108,8 @@ def main() -> None:
 def related_agreement(data: Path, backend: str, sample: int = 1000) -> dict:
     """Precision@10 of ``related`` on primary category, over the 24x300 evaluation set."""
     import engine
-    from engine.build import Options, build
     from engine.papers import normalize_id
+    from engine.pipeline.build import Options, build
 
     path = data / "eval" / "clustering-24x300.jsonl.gz"
     with gzip.open(path, "rt", encoding="utf-8") as lines:

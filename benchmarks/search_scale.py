@@ -80,22 +80,23 @@ def make_queries(matrix: np.ndarray, folder: Path) -> tuple[Path, Path]:
 
 
 def worker_build(kind: str, matrix_path: Path, index_path: Path) -> dict:
-    from engine import vectors
+    from engine.artifact import vectors
 
     matrix = np.load(matrix_path, mmap_mode="r")
     tick = time.perf_counter()
-    index, spec = vectors.build_index(np.asarray(matrix), kind, seed=0)
+    index = vectors.VectorIndex.build(np.asarray(matrix), kind, seed=0)
     seconds = time.perf_counter() - tick
-    vectors.save_index(index, index_path)
-    return {"build_s": round(seconds, 1), "spec": spec, "build_peak_rss_mb": _hwm_mb()}
+    index.save(index_path)
+    return {"build_s": round(seconds, 1), "spec": index.spec, "build_peak_rss_mb": _hwm_mb()}
 
 
 def end_to_end(index, spec: dict, matrix, papers_index: Path, queries: int = 300) -> dict:
     """p50/p99 of embed + search + papers-and-topics lookup for real titles."""
     import random
 
-    from engine import query, store, vectors
-    from engine.embed import embedder_like
+    from engine.artifact import store
+    from engine.embedding.embedder import embedder_like
+    from engine.query import ranking
 
     artifact = store.Artifact.open(papers_index)
     embedder = embedder_like(artifact.manifest["model"])
@@ -107,9 +108,9 @@ def end_to_end(index, spec: dict, matrix, papers_index: Path, queries: int = 300
     for title in titles:
         tick = time.perf_counter()
         vector = embedder.embed([title])
-        scores, found = vectors.search(index, vector, 10, rerank_with=matrix, spec=spec)
+        scores, found = index.search(vector, 10, rerank_with=matrix)
         picked = [(int(r) % n, float(s)) for r, s in zip(found[0], scores[0], strict=True) if r >= 0]
-        hits = query.hits_for(artifact, picked)
+        hits = ranking.hits_for(artifact, picked)
         times.append((time.perf_counter() - tick) * 1000)
         assert len(hits) == 10
     times.sort()
@@ -123,20 +124,20 @@ def end_to_end(index, spec: dict, matrix, papers_index: Path, queries: int = 300
 def worker_serve(
     kind: str, matrix_path: Path, index_path: Path, spec: dict, folder: Path, papers_index: Path | None
 ) -> dict:
-    from engine import vectors
-    from engine.vectors import RowReader
+    from engine.artifact import vectors
+    from engine.artifact.exact import RowReader
 
     matrix = np.load(matrix_path, mmap_mode="r")  # as Artifact.open does
     if kind == "ivf":  # as query.dense_rows does: re-rank rows read with pread, not mapped
         matrix = RowReader(matrix_path)
-    index = vectors.load_index(index_path, len(matrix), spec)
+    index = vectors.VectorIndex.load(index_path, len(matrix), spec)
     queries, truth = np.load(folder / "queries.npy"), np.load(folder / "truth.npy")
     for q in queries[:20]:
-        vectors.search(index, q, 10, rerank_with=matrix, spec=spec)
+        index.search(q, 10, rerank_with=matrix)
     times, found = [], []
     for q in queries:
         tick = time.perf_counter()
-        _, rows = vectors.search(index, q, 10, rerank_with=matrix, spec=spec)
+        _, rows = index.search(q, 10, rerank_with=matrix)
         times.append((time.perf_counter() - tick) * 1000)
         found.append(rows[0])
     recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, found, strict=True)]))

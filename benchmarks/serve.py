@@ -105,7 +105,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
-    from engine.serve import server_process
+    from engine.serve.server import server_process
 
     titles, ids = sample_requests(args.index)
     with tempfile.TemporaryDirectory(prefix="paperscope-serve-", dir=ROOT / "indexes") as tmp:

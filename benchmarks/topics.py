@@ -67,14 +67,14 @@ def main() -> None:
 
     from sklearn.cluster import KMeans
 
-    from engine.embed import load_embedder
-    from engine.labels import label_topics
-    from engine.maps import layout
-    from engine.represent import hybrid
-    from engine.sources import read_papers
-    from engine.topic_stage import label_text
-    from engine.topics import GRAPH_NEIGHBOURS, TopicParams, fit, neighbours
-    from engine.vectorize import vectorize
+    from engine.embedding.embedder import load_embedder
+    from engine.ingest.sources import read_papers
+    from engine.pipeline.vectorize import vectorize
+    from engine.topics.fit import GRAPH_NEIGHBOURS, TopicParams, fit, neighbours
+    from engine.topics.labels import label_topics
+    from engine.topics.layout import layout
+    from engine.topics.represent import hybrid
+    from engine.topics.stage import label_text
 
     path = args.data / "eval" / "clustering-24x300.jsonl.gz"
     with gzip.open(path, "rt", encoding="utf-8") as handle:

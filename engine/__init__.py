@@ -15,14 +15,16 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from engine.facade import PaperIndex
+    from engine.query.facade import PaperIndex
 
 __version__ = "0.1.0"
 __all__ = ["__version__", "open"]
 
 
-def open(path: str | Path = "indexes/default") -> PaperIndex:
-    """Open a built index for queries (see :class:`engine.facade.PaperIndex`)."""
-    from engine.facade import open_index
+def open(path: str | Path | None = None) -> PaperIndex:
+    """Open a built index for queries (default: ``indexes/default``; see
+    :class:`engine.query.facade.PaperIndex`)."""
+    from engine.artifact import DEFAULT_INDEX
+    from engine.query.facade import open_index
 
-    return open_index(path)
+    return open_index(DEFAULT_INDEX if path is None else path)

@@ -27,7 +27,7 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_digest() -> Path:
-    from engine.demo import demo_corpus
+    from engine.cli.demo import demo_corpus
 
     return demo_corpus()
 
@@ -36,7 +36,7 @@ def demo_digest() -> Path:
 def embedder():
     """The bundled all-MiniLM-L6-v2 on the default backend (``auto``: its quality guard
     runs once per test session, in the session's fresh cache), loaded once."""
-    from engine.embed import load_embedder
+    from engine.embedding.embedder import load_embedder
 
     return load_embedder()
 
@@ -44,7 +44,7 @@ def embedder():
 @pytest.fixture(scope="session")
 def demo_index(tmp_path_factory: pytest.TempPathFactory, demo_digest: Path, embedder) -> Path:
     """The demo digest (63 cs.CV papers) built once; tests must not modify it."""
-    from engine.build import Options, build
+    from engine.pipeline.build import Options, build
 
     path = tmp_path_factory.mktemp("indexes") / "demo"
     build([demo_digest], path, Options(embedder=embedder, progress=False))
@@ -55,7 +55,7 @@ def demo_index(tmp_path_factory: pytest.TempPathFactory, demo_digest: Path, embe
 def corpus_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """300 astro-ph.GA and cs.CL papers with topics, on the static backend (instant
     embedding: these tests are about the query layer); tests must not modify it."""
-    from engine.build import Options, build
+    from engine.pipeline.build import Options, build
 
     path = tmp_path_factory.mktemp("corpus") / "ix"
     build([CORPUS_SAMPLE], path, Options(backend="static", progress=False))
@@ -65,7 +65,7 @@ def corpus_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def served_corpus(corpus_index: Path):
     """A real server process on loopback over ``corpus_index``; yields its base URL."""
-    from engine.serve import server_process
+    from engine.serve.server import server_process
 
     with server_process(corpus_index) as base:
         yield base

@@ -48,8 +48,8 @@ def test_nothing_evaluates_user_data() -> None:
 def test_index_names_from_requests_cannot_leave_the_index_folder(tmp_path: Path) -> None:
     import pytest
 
+    from engine.artifact.store import index_in
     from engine.errors import QueryError
-    from engine.store import index_in
 
     assert index_in(tmp_path, "arxiv-87k") == (tmp_path / "arxiv-87k").resolve()
     (tmp_path / "outside").mkdir()

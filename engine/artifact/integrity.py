@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 from engine.errors import IndexCorrupt
+from engine.fsutil import write_atomic
 
 MANIFEST = "manifest.json"
 TEMP_PREFIX = ".tmp-"  # what writers leave while working; the next writer removes it
@@ -54,13 +54,11 @@ def _file_keys(version: Path, files: dict) -> dict:
 
 def write_stamp(version: Path, files: dict) -> None:
     """Best effort: a reader without write access simply checks again next time."""
-    stamp = stamp_path(version)
-    temp = stamp.with_name(f"{TEMP_PREFIX}{stamp.name}-{os.getpid()}")
-    try:
-        temp.write_text(json.dumps(_file_keys(version, files)))
-        os.replace(temp, stamp)
+    try:  # only a record of a check: no need to sync it
+        data = json.dumps(_file_keys(version, files)).encode()
+        write_atomic(stamp_path(version), data, temp_prefix=TEMP_PREFIX, durable=False)
     except OSError:
-        temp.unlink(missing_ok=True)
+        pass
 
 
 def _check_sizes(version: Path, manifest: dict) -> None:

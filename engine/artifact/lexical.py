@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from engine.errors import QueryError
+from engine.text import stop_words
 
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 FTS_SCHEMA = f"""
@@ -165,8 +166,6 @@ def fill_steps(db: sqlite3.Connection, terms: list[str]) -> list[str]:
 def fts_terms(text: str) -> list[str]:
     """Quoted FTS5 terms for free text: phrases kept whole, words that say nothing about
     a subject ("the", "of", "using", "approach") dropped unless nothing else is left."""
-    from engine.labels import stop_words
-
     phrases = []
     for phrase in _PHRASE.findall(text):
         words = _WORD.findall(phrase)

@@ -26,6 +26,7 @@ import faiss
 import numpy as np
 
 from engine.errors import IndexCorrupt
+from engine.fsutil import atomic_file
 
 SHARD_GLOB = "shard-*.npz"
 IVF_DATA = "faiss.ivfdata"  # the merged inverted lists, beside faiss.index
@@ -52,12 +53,8 @@ def write_shard(folder: Path, number: int, rows: np.ndarray, vectors: np.ndarray
     """Write shard ``number`` of ``folder`` atomically; returns its path."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"shard-{number:06d}.npz"
-    temp = folder / f".tmp-{path.name}-{os.getpid()}"
-    with open(temp, "wb") as handle:
+    with atomic_file(path) as handle:
         np.savez(handle, rows=np.asarray(rows, dtype=np.int64), vectors=np.asarray(vectors, dtype=np.float32))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
     return path
 
 

@@ -136,6 +136,11 @@ def assignments_of(db: sqlite3.Connection, rows: np.ndarray) -> tuple[np.ndarray
     return data[:, 0].astype(np.int32), data[:, 1].astype(np.int32), data[:, 2:4].astype(np.float32)
 
 
+def outlier_count(db: sqlite3.Connection) -> int:
+    """Papers in no fine topic."""
+    return db.execute("SELECT COUNT(*) FROM paper_topics WHERE fine < 0").fetchone()[0]
+
+
 def update_rows(db: sqlite3.Connection, rows: np.ndarray, fine: np.ndarray, coarse: np.ndarray, xy: np.ndarray) -> None:
     """Set the topics and map positions of some paper rows (new or rewritten papers) and
     recount topic sizes; labels, keywords and every other paper stay as they are."""

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import integrity, store
+from engine.artifact import integrity, store, vectors
 from engine.errors import PaperscopeError
 
 
@@ -73,7 +73,7 @@ def verify_version(version: Path, live: bool = True) -> VersionReport:
     if store.VECTORS not in damaged:
         report.problems += _check_vectors(version / store.VECTORS, report.papers, manifest["model"]["dimension"])
     if store.FAISS_INDEX not in damaged:
-        report.problems += _check_faiss(version / store.FAISS_INDEX, report.papers)
+        report.problems += _check_faiss(version / store.FAISS_INDEX, report.papers, manifest.get("index"))
     return report
 
 
@@ -115,11 +115,9 @@ def _check_vectors(path: Path, papers: int, dimension: int) -> list[str]:
     return problems
 
 
-def _check_faiss(path: Path, papers: int) -> list[str]:
-    from engine import vectors
-
+def _check_faiss(path: Path, papers: int, spec: dict | None) -> list[str]:
     try:
-        vectors.load_index(path, papers)
+        vectors.VectorIndex.load(path, papers, spec)
     except PaperscopeError as exc:
         return [str(exc)]
     return []

@@ -1,5 +1,5 @@
 """The query commands of ``paperscope``: search (single or batch), related, recommend,
-with the filters they share. Registered on the app of :mod:`engine.cli`."""
+with the filters they share."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from engine.cli import (
-    DEFAULT_INDEX,
+from engine.artifact import DEFAULT_INDEX
+from engine.cli.common import (
     IndexOpt,
     JsonOpt,
     KOpt,
@@ -72,7 +72,7 @@ def search(
                 return
             hits = ix.search(query, k=k, filters=filters, mode=mode)
     if as_json:
-        from engine.answers import search_answer
+        from engine.query.answers import search_answer
 
         print_json(search_answer(query, mode, filters, hits))
     else:
@@ -80,7 +80,7 @@ def search(
 
 
 def _filters(category, since, until, topic, level):
-    from engine.filters import Filters
+    from engine.query.filters import Filters
 
     return Filters(categories=tuple(category or ()), since=since, until=until, topic=topic, level=level)
 
@@ -115,7 +115,7 @@ def related(
             source = ix.paper(paper_id)
             hits = ix.related(paper_id, k=k, filters=filters)
     if as_json:
-        from engine.answers import related_answer
+        from engine.query.answers import related_answer
 
         print_json(related_answer(source, hits))
     else:
@@ -146,7 +146,7 @@ def recommend(
         with engine.open(index) as ix:
             recs = ix.recommend(like, unlike or [], k=k, filters=filters, method=method)
     if as_json:
-        from engine.answers import recommend_answer
+        from engine.query.answers import recommend_answer
 
         print_json(recommend_answer(like, unlike or [], method, recs))
         return

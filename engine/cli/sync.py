@@ -1,10 +1,5 @@
 """``paperscope sync --arxiv-api QUERY``: the daily update from the arXiv API (see
-:mod:`engine.arxiv_sync`). ``engine.cli`` calls :func:`register` on its app.
-
-This module imports nothing from ``engine.cli`` at import time, so it can be imported
-first or from ``engine.cli`` itself without a circular import; the option types it
-shares in spirit with ``engine.cli`` are spelled out here for the same reason.
-"""
+:mod:`engine.pipeline.sync`)."""
 
 from __future__ import annotations
 
@@ -13,12 +8,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from engine.arxiv_client import DEFAULT_API_URL, MAX_PAGE_SIZE
+from engine.artifact import DEFAULT_INDEX
+from engine.cli.common import CacheOpt, JsonOpt, app, print_json, user_errors
+from engine.ingest.arxiv_client import DEFAULT_API_URL, MAX_PAGE_SIZE
 
 if TYPE_CHECKING:
-    from engine.arxiv_sync import SyncReport
-
-DEFAULT_INDEX = Path("indexes/default")  # the same default as every engine.cli command
+    from engine.pipeline.sync import SyncReport
 
 QueryOpt = Annotated[
     str,
@@ -28,7 +23,7 @@ QueryOpt = Annotated[
         show_default=False,
     ),
 ]
-IndexOpt = Annotated[Path, typer.Option("--index", "-i", help="Index folder (built if it does not exist).")]
+SyncIndexOpt = Annotated[Path, typer.Option("--index", "-i", help="Index folder (built if it does not exist).")]
 ApiUrlOpt = Annotated[str, typer.Option("--api-url", help="The arXiv API query endpoint.")]
 MaxResultsOpt = Annotated[
     int,
@@ -40,8 +35,6 @@ PageSizeOpt = Annotated[int, typer.Option("--page-size", min=1, max=MAX_PAGE_SIZ
 DelayOpt = Annotated[float, typer.Option("--delay", min=0.0, help="Seconds between the starts of requests.")]
 RetriesOpt = Annotated[int, typer.Option("--retries", min=0, help="Retries per page after the first attempt.")]
 TimeoutOpt = Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds to wait for an answer.")]
-CacheOpt = Annotated[bool, typer.Option("--cache/--no-cache", help="Use the embedding cache ($PAPERSCOPE_CACHE).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a summary.")]
 OrderOpt = Annotated[
     str,
     typer.Option(
@@ -52,14 +45,10 @@ OrderOpt = Annotated[
 ]
 
 
-def register(app: typer.Typer) -> None:
-    """Add the ``sync`` command to ``app``."""
-    app.command("sync")(sync_command)
-
-
+@app.command("sync")
 def sync_command(
     arxiv_api: QueryOpt,
-    index: IndexOpt = DEFAULT_INDEX,
+    index: SyncIndexOpt = DEFAULT_INDEX,
     api_url: ApiUrlOpt = DEFAULT_API_URL,
     max_results: MaxResultsOpt = 500,
     page_size: PageSizeOpt = 100,
@@ -74,9 +63,8 @@ def sync_command(
 
     Newest first, one request per --delay seconds, retried with backoff; an interrupted sync resumes where it stopped.
     """
-    from engine.arxiv_sync import SyncOptions, sync
-    from engine.build import Options
-    from engine.cli import print_json, user_errors
+    from engine.pipeline.build import Options
+    from engine.pipeline.sync import SyncOptions, sync
 
     with user_errors():
         options = SyncOptions(

@@ -19,9 +19,9 @@ from typing import Protocol
 
 import numpy as np
 
-from engine import hardware
+from engine.embedding import hardware
+from engine.embedding.model_artifacts import offline_environment
 from engine.errors import ModelError
-from engine.model_artifacts import offline_environment
 
 log = logging.getLogger(__name__)
 
@@ -104,15 +104,15 @@ def make_embedder(model: ModelRef, backend: str) -> Embedder:
     offline_environment()
     kind, _, precision = backend.partition("-")
     if kind == "torch":
-        from engine.backends.torch_backend import TorchEmbedder
+        from engine.embedding.backends.torch_backend import TorchEmbedder
 
         return TorchEmbedder(model, precision or ("bf16" if hardware.has_bf16() else "fp32"))
     if kind == "onnx":
-        from engine.backends.onnx_backend import OnnxEmbedder
+        from engine.embedding.backends.onnx_backend import OnnxEmbedder
 
         return OnnxEmbedder(model, precision or "int8")
     if kind == "static" and not precision:
-        from engine.backends.static_backend import StaticEmbedder
+        from engine.embedding.backends.static_backend import StaticEmbedder
 
         return StaticEmbedder(model)
     raise ModelError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
@@ -127,7 +127,7 @@ def load_embedder(model: str | Path | None = None, backend: str = "auto") -> Emb
     """
     ref = resolve_model(model)
     if backend == "auto":
-        from engine.guard import choose_backend
+        from engine.embedding.guard import choose_backend
 
         backend, _ = choose_backend(ref, make_embedder)
     return make_embedder(ref, backend)

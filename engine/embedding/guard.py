@@ -14,14 +14,14 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
 
 import numpy as np
 
-from engine import hardware, model_artifacts
+from engine.embedding import hardware, model_artifacts
+from engine.progress import timed
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def timed_interleaved(
     ``rounds`` slices with the order rotated every slice (fair on a noisy machine)."""
     for embedder in embedders:
         embedder.embed(texts[:2])  # load weights and sessions outside the timing
-    seconds = [0.0] * len(embedders)
+    seconds: dict[int, float] = {}
     parts: list[list[np.ndarray]] = [[] for _ in embedders]
     bounds = np.linspace(0, len(texts), rounds + 1).astype(int)
     for r in range(rounds):
@@ -103,11 +103,10 @@ def timed_interleaved(
         order = list(range(len(embedders)))
         order = order[r % len(order) :] + order[: r % len(order)]
         for i in order:
-            tick = time.perf_counter()
-            parts[i].append(embedders[i].embed(piece))
-            seconds[i] += time.perf_counter() - tick
+            with timed(seconds, i):
+                parts[i].append(embedders[i].embed(piece))
     vectors = [np.concatenate(p) for p in parts]
-    return vectors, [len(texts) / max(s, 1e-9) for s in seconds]
+    return vectors, [len(texts) / max(seconds[i], 1e-9) for i in range(len(embedders))]
 
 
 def candidates() -> list[str]:

@@ -16,21 +16,19 @@ Nothing is downloaded: the inputs are the local weights.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import logging
 import os
 import shutil
-import tempfile
-import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-from engine import hardware
-from engine.cache import cache_root
+from engine.embedding import hardware
+from engine.embedding.cache import cache_root
 from engine.errors import ModelError
+from engine.fsutil import atomic_folder, exclusive_lock
+from engine.progress import timed
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +58,7 @@ def onnx_model(model, precision: str) -> Path:
     folder = _ensure(model, f"onnx-r{ONNX_RECIPE}", _build_onnx)
     path = folder / f"model-{precision}.onnx"
     if not path.is_file():
-        with _locked(folder.parent):
+        with exclusive_lock(folder.parent / ".lock", wait_seconds=None):
             if not path.is_file():
                 _quantize(folder / "model-fp32.onnx", path, reduce_range=precision == "int8-rr")
     return path
@@ -71,42 +69,21 @@ def static_model(model) -> Path:
     return _ensure(model, f"static-r{STATIC_RECIPE}", _distill)
 
 
-@contextlib.contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _ensure(model, name: str, make: Callable[[object, Path], dict]) -> Path:
     home = model_folder(model.fingerprint)
     target = home / name
     if (target / "artifact.json").is_file():
         return target
-    with _locked(home):
+    with exclusive_lock(home / ".lock", wait_seconds=None):
         if (target / "artifact.json").is_file():  # another process made it while we waited
             return target
-        for stale in home.glob(f".{name}-*"):  # left by a process that died mid-way
-            shutil.rmtree(stale, ignore_errors=True)
-        work = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=home))
-        try:
+        with atomic_folder(target) as work:  # a process that dies mid-way leaves only a hidden folder
             log.info("making %s for %s (once; reused afterwards)", name, model.name)
-            tick = time.perf_counter()
-            details = make(model, work)
-            details.update(
-                model=model.name, fingerprint=model.fingerprint, seconds=round(time.perf_counter() - tick, 1)
-            )
+            seconds: dict[str, float] = {}
+            with timed(seconds, "make"):
+                details = make(model, work)
+            details.update(model=model.name, fingerprint=model.fingerprint, seconds=round(seconds["make"], 1))
             (work / "artifact.json").write_text(json.dumps(details, indent=2))
-            if target.exists():
-                shutil.rmtree(target)
-            os.rename(work, target)
-        except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
-            raise
     return target
 
 

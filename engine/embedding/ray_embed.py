@@ -6,7 +6,7 @@ streaming executor bounds what is in flight (backpressure), so a slow consumer
 never piles vectors up in the object store. The driver receives vectors batch by
 batch and hands them to the caller, which writes them to the cache (a killed run
 resumes) and to embedding shards (the index build reads those; for IVF, each
-shard's part of the index is built by a Ray task, see :func:`build_ivf_parts`).
+shard's part of the index is built by a Ray task, see :mod:`engine.pipeline.ray_index`).
 
 Without an address a local Ray starts on this machine: dashboard off, usage
 statistics off, logs kept in its session folder. Actors take fractional CPUs: on
@@ -22,19 +22,13 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine import shards
-
-if TYPE_CHECKING:
-    import faiss
+from engine.progress import timed
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +59,7 @@ def _actor_class(model_path: str, backend: str, threads: int) -> type:
 
         def __init__(self) -> None:
             os.environ["PAPERSCOPE_THREADS"] = str(threads)
-            from engine.embed import make_embedder, resolve_model
+            from engine.embedding.embedder import make_embedder, resolve_model
 
             self._embedder = make_embedder(resolve_model(model_path), backend)
             self._embedder.embed(["warm up"])  # load now, not inside the first timed chunk
@@ -101,7 +95,7 @@ def start(address: str | None, threads: int = 1) -> bool:
     if address:
         ray.init(address=address, runtime_env=runtime_env, log_to_driver=False, logging_level=logging.WARNING)
     else:
-        from engine import hardware
+        from engine.embedding import hardware
 
         ray.init(
             num_cpus=hardware.usable_cores(),
@@ -142,41 +136,6 @@ def session(plan: RayPlan) -> Iterator[None]:
             stop()
 
 
-def build_ivf_parts(trained: faiss.Index, paths: Sequence[Path], folder: Path, in_flight: int = 4) -> list[Path]:
-    """Per-shard IVF indexes built by Ray tasks, on whichever nodes have room: each
-    task gets the empty trained index and one shard's rows and vectors through the
-    object store and returns its index serialized (FAISS's file format), which the
-    driver writes for the on-disk merge. At most ``in_flight`` shards are out at a
-    time, so the object store never holds the whole collection."""
-    import faiss
-    import ray
-
-    trained_ref = ray.put(faiss.serialize_index(trained))
-    build_part = ray.remote(num_cpus=0.5)(_ivf_part)
-    targets = [folder / f"{p.stem}.ivf" for p in paths]
-    pending: dict = {}
-    for path, target in zip(paths, targets, strict=True):
-        if len(pending) >= in_flight:
-            _write_finished(pending, ray)
-        rows, vectors = shards.read_shard(path)
-        pending[build_part.remote(trained_ref, rows, vectors)] = target
-    while pending:
-        _write_finished(pending, ray)
-    return targets
-
-
-def _ivf_part(trained_bytes: np.ndarray, rows: np.ndarray, vectors: np.ndarray) -> np.ndarray:
-    import faiss
-
-    return faiss.serialize_index(shards.filled_copy(faiss.deserialize_index(trained_bytes), rows, vectors))
-
-
-def _write_finished(pending: dict, ray) -> None:
-    done, _ = ray.wait(list(pending), num_returns=1)
-    for ref in done:
-        pending.pop(ref).write_bytes(ray.get(ref).tobytes())
-
-
 def embed_batches(
     texts: Sequence[str], model_path: str, backend: str, plan: RayPlan, chunk_size: int
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -203,17 +162,18 @@ def embed_batches(
             compute=ray.data.ActorPoolStrategy(size=actors),
             num_cpus=share,
         )
-        tick = time.perf_counter()
+        seconds: dict[str, float] = {}
         rss: dict[int, float] = {}
-        for batch in vectors.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=2):
-            for pid, mb in zip(batch["pid"], batch["rss_mb"], strict=True):
-                rss[int(pid)] = max(rss.get(int(pid), 0.0), float(mb))
-            yield batch["position"].astype(np.int64), batch["vector"]
+        with timed(seconds, "embed"):
+            for batch in vectors.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=2):
+                for pid, mb in zip(batch["pid"], batch["rss_mb"], strict=True):
+                    rss[int(pid)] = max(rss.get(int(pid), 0.0), float(mb))
+                yield batch["position"].astype(np.int64), batch["vector"]
         plan.stats.update(
             actors=actors,
             cpus_per_actor=round(share, 3),
             threads_per_actor=plan.threads,
-            seconds=round(time.perf_counter() - tick, 2),
+            seconds=round(seconds["embed"], 2),
             actor_peak_rss_mb=sorted(round(v) for v in rss.values()),
         )
     finally:

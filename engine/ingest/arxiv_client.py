@@ -23,30 +23,14 @@ from email.utils import parsedate_to_datetime
 from importlib import metadata
 from urllib.parse import urlencode, urlsplit
 
-from engine import atom
-from engine.errors import IndexBusy, PaperscopeError
+from engine.errors import ArxivRefused, ArxivUnavailable, SyncError
+from engine.ingest import atom
 
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "http://export.arxiv.org/api/query"
 MAX_PAGE_SIZE = 2000  # arXiv's limit on max_results per request
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-
-class SyncError(PaperscopeError):
-    """A sync cannot go on (bad arguments, unreadable state)."""
-
-
-class ArxivUnavailable(SyncError):
-    """The API kept failing in ways worth retrying; we gave up."""
-
-
-class ArxivRefused(SyncError):
-    """The API refused the request (a 4xx other than 429, or its error feed)."""
-
-
-class SyncBusy(IndexBusy):
-    """Another sync of the same query into the same index is running."""
 
 
 def user_agent() -> str:

@@ -25,8 +25,8 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
-from engine import atom
 from engine.errors import InputError, RecordError
+from engine.ingest import atom
 from engine.papers import Paper, Problem, deduplicate, make_paper
 
 _GZIP_MAGIC = b"\x1f\x8b"

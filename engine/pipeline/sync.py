@@ -21,21 +21,20 @@ Beside the index's versions (``engine.store`` only removes ``.tmp-*`` leftovers 
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from engine import atom, build, store
-from engine.arxiv_client import DEFAULT_API_URL, MAX_PAGE_SIZE, ArxivClient, SyncBusy, SyncError
-from engine.errors import IndexNotFound, PaperscopeError
+from engine.artifact import store
+from engine.errors import IndexNotFound, PaperscopeError, SyncBusy, SyncError
+from engine.fsutil import exclusive_lock, write_atomic
+from engine.ingest import atom
+from engine.ingest.arxiv_client import DEFAULT_API_URL, MAX_PAGE_SIZE, ArxivClient
 from engine.papers import Problem
+from engine.pipeline import build
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +127,8 @@ def sync(query: str, index_dir: str | Path, options: SyncOptions | None = None) 
     )
     index_dir = Path(index_dir)
     folder = staging_folder(index_dir, query, options.api_url, options.order)
-    with _sync_lock(folder, query, index_dir):
+    busy = lambda holder: SyncBusy(f"a sync of {query!r} into {index_dir} is already running ({holder})")  # noqa: E731
+    with exclusive_lock(folder / "lock", busy=busy):
         state = _staged_state(folder, query, options.api_url)
         client.last_request = state.last_request
         client.on_request = lambda when: _remember_request(folder, state, when)
@@ -290,41 +290,8 @@ def _with_note(exc: PaperscopeError, note: str) -> PaperscopeError:
         return exc
 
 
-@contextmanager
-def _sync_lock(folder: Path, query: str, index_dir: Path) -> Iterator[None]:
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / "lock", "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise SyncBusy(f"a sync of {query!r} into {index_dir} is already running ({holder})") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}")
-        handle.flush()
-        yield
-
-
 def save_state(folder: Path, state: SyncState) -> None:
     write_atomic(folder / STATE, json.dumps(asdict(state), indent=1).encode("utf-8"))
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write a temporary sibling, fsync it, rename it over ``path``, fsync the folder:
-    after a crash ``path`` holds the old bytes or the new ones, never a mix."""
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _clear_pages(folder: Path) -> None:

@@ -12,21 +12,19 @@ new one, never a mix.
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine import store, topic_stage, topic_store, topics, vectors
-from engine.embed import Embedder, text_hash
+from engine.artifact import store, topic_store, vectors, version_writer
+from engine.embedding.embedder import Embedder, text_hash
+from engine.fsutil import abandoned_on_error
 from engine.papers import Paper
-from engine.vectorize import vectorize
-
-if TYPE_CHECKING:
-    from engine.build import BuildReport, Options
+from engine.pipeline.report import BuildReport, Options, library_versions, now
+from engine.pipeline.vectorize import vectorize
+from engine.topics import fit, stage
 
 
 @dataclass
@@ -64,19 +62,18 @@ def plan(previous: store.Artifact, parsed: Sequence[Paper]) -> Changes:
 
 def grow(
     previous: store.Artifact, changes: Changes, embedder: Embedder, options: Options, report: BuildReport
-) -> tuple[store.VersionWriter, dict]:
+) -> tuple[version_writer.VersionWriter, dict]:
     """Write every file of the next version into a new writer; returns it with the
     manifest sections that changed. The caller publishes it (or abandons it)."""
     records = changes.records
     rows = np.array([row for row, _ in records], dtype=np.int64)
     needs_vector = [i for i, (row, _) in enumerate(records) if row >= changes.existing or row in changes.text_changed]
-    tick = time.perf_counter()
-    done = (
-        vectorize([records[i][1] for i in needs_vector], embedder, {}, options.use_cache, options.progress)
-        if needs_vector
-        else None
-    )
-    report.seconds["embed"] = time.perf_counter() - tick
+    with report.stage("embed"):
+        done = (
+            vectorize([records[i][1] for i in needs_vector], embedder, {}, options.use_cache, options.progress)
+            if needs_vector
+            else None
+        )
     report.embedded, report.cached = (done.embedded, done.cached) if done else (0, 0)
     report.reused = changes.existing - len(changes.rewritten)
     hashes = [text_hash(paper.text) for _, paper in records]
@@ -84,46 +81,38 @@ def grow(
     if done is not None:
         fresh[needs_vector] = done.vectors
 
-    writer = store.VersionWriter(report.index_dir)
-    try:
-        tick = time.perf_counter()
-        vector_rows = rows[needs_vector]
-        rewrites = [i for i in needs_vector if rows[i] < changes.existing]
-        replaced = rows[rewrites]
-        matrix = writer.extend_vectors(previous.path, replaced, fresh[rewrites], fresh[rows >= changes.existing])
-        spec = previous.manifest["index"]
-        index = vectors.load_index(previous.faiss_path, changes.existing, spec, writable=True)
-        neighbours = _neighbours_for(index, spec, previous, fresh[needs_vector], set(replaced.tolist()))
-        index, spec = vectors.extend_index(index, spec, matrix, replaced, options.index_type, options.topic_params.seed)
-        vectors.save_index(index, writer.file(store.FAISS_INDEX))
-        report.seconds["index"] = time.perf_counter() - tick
-
-        tick = time.perf_counter()
-        writer.update_papers(previous.path, [(row, p, h) for (row, p), h in zip(records, hashes, strict=True)])
-        report.seconds["papers"] = time.perf_counter() - tick
+    with abandoned_on_error(version_writer.VersionWriter(report.index_dir)) as writer:
+        with report.stage("index"):
+            rewrites = [i for i in needs_vector if rows[i] < changes.existing]
+            replaced = rows[rewrites]
+            matrix = writer.extend_vectors(previous.path, replaced, fresh[rewrites], fresh[rows >= changes.existing])
+            spec = previous.manifest["index"]
+            index = vectors.VectorIndex.load(previous.faiss_path, changes.existing, spec, writable=True)
+            neighbours = _neighbours_for(index, previous, fresh[needs_vector], set(replaced.tolist()))
+            index = index.extend(matrix, replaced, options.index_type, options.topic_params.seed)
+            index.save(writer.file(store.FAISS_INDEX))
+            spec = index.spec
+        with report.stage("papers"):
+            writer.update_papers(previous.path, [(row, p, h) for (row, p), h in zip(records, hashes, strict=True)])
         topic_summary = previous.manifest.get("topics")
         if topic_summary is not None and topic_store.has_topics(previous.db):
-            tick = time.perf_counter()
-            topic_summary = _assign_topics(writer, vector_rows, neighbours, len(matrix), topic_summary)
-            report.seconds["topics"] = time.perf_counter() - tick
+            with report.stage("topics"):
+                topic_summary = _assign_topics(writer, rows[needs_vector], neighbours, len(matrix), topic_summary)
         report.papers = len(matrix)
-    except BaseException:
-        writer.abandon()
-        raise
     return writer, {"index": spec, "topics": topic_summary}
 
 
 def _neighbours_for(
-    index, spec: dict, previous: store.Artifact, queries: np.ndarray, stale: set[int]
+    index: vectors.VectorIndex, previous: store.Artifact, queries: np.ndarray, stale: set[int]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Nearest indexed papers of the papers that need a topic, searched in the live
     index before it grows; rows being rewritten are skipped (their vectors are stale)."""
     if not len(queries):
         return np.zeros((0, 0), np.float32), np.zeros((0, 0), np.int64)
-    depth = 2 * topics.VOTE_NEIGHBOURS + min(len(stale), 50)
-    sims, rows = vectors.search(index, queries, depth, rerank_with=previous.row_reader, spec=spec)
+    depth = 2 * fit.VOTE_NEIGHBOURS + min(len(stale), 50)
+    sims, rows = index.search(queries, depth, rerank_with=previous.row_reader)
     keep = (rows >= 0) & ~np.isin(rows, list(stale))
-    width = 2 * topics.VOTE_NEIGHBOURS
+    width = 2 * fit.VOTE_NEIGHBOURS
     out_sims = np.full((len(rows), width), -np.inf, dtype=np.float32)
     out_rows = np.full((len(rows), width), -1, dtype=np.int64)
     for i in range(len(rows)):
@@ -132,33 +121,27 @@ def _neighbours_for(
     return out_sims, out_rows
 
 
-def _assign_topics(writer: store.VersionWriter, rows: np.ndarray, neighbours, total: int, summary: dict) -> dict:
-    import sqlite3
-
-    db = sqlite3.connect(writer.file(store.PAPERS_DB))
-    try:
-        if len(rows):
-            fine, coarse, xy = topic_stage.assign_new(db, *neighbours)
-            topic_store.update_rows(db, rows, fine, coarse, xy)
-        outliers = db.execute("SELECT COUNT(*) FROM paper_topics WHERE fine < 0").fetchone()[0]
-    finally:
-        db.close()
-    return topic_stage.extended_summary(summary, len(rows), outliers / max(total, 1))
-
-
-def manifest_after(
-    previous: dict, sections: dict, report: BuildReport, inputs: Sequence[str | Path], libraries: dict
+def _assign_topics(
+    writer: version_writer.VersionWriter, rows: np.ndarray, neighbours, total: int, summary: dict
 ) -> dict:
-    """The live manifest with what an ``add`` changed."""
-    from engine.build import _now
+    """Topics and map positions for ``rows`` from their nearest indexed papers (no refit)."""
+    with writer.database() as db:
+        if len(rows):
+            fine, coarse, xy = stage.assign_new(db, *neighbours)
+            topic_store.update_rows(db, rows, fine, coarse, xy)
+        outliers = topic_store.outlier_count(db)
+    return stage.extended_summary(summary, len(rows), outliers / max(total, 1))
 
+
+def manifest_after(previous: dict, sections: dict, report: BuildReport, inputs: Sequence[str | Path]) -> dict:
+    """The live manifest with what an ``add`` changed."""
     earlier = previous.get("inputs", [])
     return {
         **previous,
         **sections,
-        "created": _now(),
+        "created": now(),
         "counts": {"papers": report.papers},
         "inputs": earlier + [str(Path(p)) for p in inputs if str(Path(p)) not in earlier],
         "build": {**report.manifest_section(), "incremental": True},
-        "libraries": libraries,
+        "libraries": library_versions(),
     }

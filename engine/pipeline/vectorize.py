@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.cache import EmbeddingCache
-from engine.embed import Embedder, text_hash
+from engine.artifact.store import Artifact
+from engine.embedding.cache import EmbeddingCache
+from engine.embedding.embedder import Embedder, text_hash
 from engine.papers import Paper
 from engine.progress import progress_bar
-from engine.store import Artifact
 
 if TYPE_CHECKING:
-    from engine.ray_embed import RayPlan
+    from engine.embedding.ray_embed import RayPlan
 
 # Texts per model call: long enough to bucket by length, short enough that a killed
 # build loses under a minute of work (each chunk is committed to the cache at once).
@@ -110,7 +110,7 @@ def _batches(
     if not texts:
         return
     if ray is not None:
-        from engine import ray_embed
+        from engine.embedding import ray_embed
 
         yield from ray_embed.embed_batches(texts, str(embedder.model.path), embedder.backend, ray, chunk_size)
         return

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from engine.facade import PaperIndex
-from engine.filters import Filters
+from engine.artifact.topic_store import Topic
 from engine.papers import Paper
-from engine.query import Hit
-from engine.recommend import Recommendation
-from engine.topic_store import Topic
+from engine.query.facade import PaperIndex
+from engine.query.filters import Filters
+from engine.query.ranking import Hit
+from engine.query.recommend import Recommendation
 
 # What a hit's score is in each search mode (related and recommend give cosines).
 SCORE_KINDS = {"dense": "cosine", "lexical": "bm25", "hybrid": "rrf"}

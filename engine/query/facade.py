@@ -16,16 +16,16 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import lexical, query, store, topic_store, vectors
-from engine import recommend as recommend_mod
-from engine.embed import Embedder, embedder_like
+from engine.artifact import DEFAULT_INDEX, lexical, store, topic_store, vectors
+from engine.artifact.topic_store import Topic
+from engine.embedding.embedder import Embedder, embedder_like
 from engine.errors import QueryError, UnknownTopic
-from engine.filters import Filters, allowed_rows
-from engine.maps import MapData
 from engine.papers import Paper, normalize_id
-from engine.topic_store import Topic
+from engine.query import ranking
+from engine.query import recommend as recommend_mod
+from engine.query.filters import Filters, allowed_rows
+from engine.query.maps import MapData
 
-DEFAULT_INDEX = Path("indexes") / "default"
 DEFAULT_MODE = "hybrid"  # measured best by benchmarks/search.py (see README)
 FUSION_DEPTH = 50  # candidates taken from each ranking before fusion
 
@@ -35,7 +35,7 @@ class PaperIndex:
 
     def __init__(self, artifact: store.Artifact, embedder: Embedder | None = None) -> None:
         self._artifact = artifact
-        self._faiss = vectors.load_index(
+        self._faiss = vectors.VectorIndex.load(
             artifact.faiss_path, int(artifact.manifest["counts"]["papers"]), artifact.manifest.get("index")
         )
         self._embedder = embedder
@@ -72,27 +72,27 @@ class PaperIndex:
         level: str = "fine",
         filters: Filters | None = None,
         mode: str = DEFAULT_MODE,
-    ) -> list[query.Hit]:
+    ) -> list[ranking.Hit]:
         """Papers for a text query, optionally within one topic or filters. ``mode``:
         ``dense`` (meaning), ``lexical`` (BM25 words, phrases, author names) or ``hybrid``
         (both, fused by reciprocal rank)."""
-        text = query.check_query(text)
-        k = query.check_k(k)
+        text = ranking.check_query(text)
+        k = ranking.check_k(k)
         mode = lexical.check_mode(mode)
         allowed = self._allowed(topic, level, filters)
         return self._search(text, k, allowed, mode)
 
-    def _search(self, text: str, k: int, allowed: list[int] | None, mode: str) -> list[query.Hit]:
+    def _search(self, text: str, k: int, allowed: list[int] | None, mode: str) -> list[ranking.Hit]:
         if mode == "dense":
-            return query.nearest(self._artifact, self._faiss, self.embedder().embed([text]), k, allowed=allowed)
+            return ranking.nearest(self._artifact, self._faiss, self.embedder().embed([text]), k, allowed=allowed)
         allowed_set = None if allowed is None else set(allowed)
         if mode == "lexical":
-            return query.hits_for(self._artifact, lexical.lexical_rows(self._artifact.db, text, k, allowed_set))
+            return ranking.hits_for(self._artifact, lexical.lexical_rows(self._artifact.db, text, k, allowed_set))
         depth = max(FUSION_DEPTH, 2 * k)
-        dense = query.dense_rows(self._artifact, self._faiss, self.embedder().embed([text]), depth, allowed)
+        dense = ranking.dense_rows(self._artifact, self._faiss, self.embedder().embed([text]), depth, allowed)
         words = lexical.lexical_rows(self._artifact.db, text, depth, allowed_set, fill=False)
         fused = lexical.fuse([[r for r, _ in dense], [r for r, _ in words]], k)
-        return query.hits_for(self._artifact, fused)
+        return ranking.hits_for(self._artifact, fused)
 
     def search_many(
         self,
@@ -100,21 +100,21 @@ class PaperIndex:
         k: int = 10,
         filters: Filters | None = None,
         mode: str = DEFAULT_MODE,
-    ) -> Iterator[query.BatchAnswer]:
+    ) -> Iterator[ranking.BatchAnswer]:
         """Answers for many queries, one at a time as they come (the model loads once).
         Items are texts or (line number, text); a bad query is an answer with an error,
         not the end of the batch."""
-        k = query.check_k(k)
+        k = ranking.check_k(k)
         mode = lexical.check_mode(mode)
         allowed = self._allowed(None, "fine", filters)  # the same rows for every query
         for number, item in enumerate(queries, start=1):
             line, text = item if isinstance(item, tuple) else (number, item)
             tick = time.perf_counter()
             try:
-                hits = self._search(query.check_query(text), k, allowed, mode)
-                yield query.BatchAnswer(line, text, hits, (time.perf_counter() - tick) * 1000)
+                hits = self._search(ranking.check_query(text), k, allowed, mode)
+                yield ranking.BatchAnswer(line, text, hits, (time.perf_counter() - tick) * 1000)
             except QueryError as exc:
-                yield query.BatchAnswer(line, text, [], (time.perf_counter() - tick) * 1000, error=str(exc))
+                yield ranking.BatchAnswer(line, text, [], (time.perf_counter() - tick) * 1000, error=str(exc))
 
     def recommend(
         self,
@@ -128,15 +128,15 @@ class PaperIndex:
         each with what drove it (see :mod:`engine.recommend`)."""
         allowed = self._allowed(None, "fine", filters)
         return recommend_mod.recommend(
-            self._artifact, self._faiss, list(like), list(unlike), query.check_k(k), allowed, method
+            self._artifact, self._faiss, list(like), list(unlike), ranking.check_k(k), allowed, method
         )
 
     def related(
         self, paper_id: str, k: int = 10, topic: int | None = None, level: str = "fine", filters: Filters | None = None
-    ) -> list[query.Hit]:
+    ) -> list[ranking.Hit]:
         """Papers nearest to the paper ``paper_id`` (which must be in the index)."""
         allowed = self._allowed(topic, level, filters)
-        return query.related(self._artifact, self._faiss, paper_id, query.check_k(k), allowed)
+        return ranking.related(self._artifact, self._faiss, paper_id, ranking.check_k(k), allowed)
 
     # --- topics ---------------------------------------------------------------
 
@@ -153,13 +153,13 @@ class PaperIndex:
             raise UnknownTopic(self._no_topic_message(topic_id, level))
         return found
 
-    def topic_papers(self, topic_id: int, level: str = "fine") -> list[query.Hit]:
+    def topic_papers(self, topic_id: int, level: str = "fine") -> list[ranking.Hit]:
         """A topic's papers, nearest its centre first (score = cosine to the centroid)."""
         self.topic(topic_id, level)
         rows = topic_store.rows_in(self._artifact.db, level, int(topic_id))
         centroid = np.asarray(self._artifact.vectors[rows], dtype=np.float32).mean(axis=0)
         centroid /= np.linalg.norm(centroid) or 1.0
-        return query.nearest(self._artifact, self._faiss, centroid, len(rows), allowed=rows)
+        return ranking.nearest(self._artifact, self._faiss, centroid, len(rows), allowed=rows)
 
     def topic_members(self, topic_id: int, level: str = "fine") -> list[str]:
         """Ids of every paper in a topic."""
@@ -203,11 +203,11 @@ class PaperIndex:
 
     def topic_of(self, paper_id: str) -> dict | None:
         """The topic reference of a paper in the index, as hits carry it."""
-        row = query.row_for_id(self._artifact, paper_id)
+        row = ranking.row_for_id(self._artifact, paper_id)
         return topic_store.refs_for_rows(self._artifact.db, [row]).get(row)
 
     def paper(self, paper_id: str) -> Paper:
-        row = query.row_for_id(self._artifact, paper_id)
+        row = ranking.row_for_id(self._artifact, paper_id)
         return self._artifact.papers_by_rows([row])[row]
 
     def __contains__(self, paper_id: str) -> bool:

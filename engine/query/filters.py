@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from engine import topic_store
+from engine.artifact import topic_store
+from engine.artifact.store import Artifact
 from engine.errors import QueryError
-from engine.store import Artifact
 
 _CATEGORY = re.compile(r"[A-Za-z][A-Za-z0-9-]*(\.[A-Za-z0-9-]*)?")
 _DATE = re.compile(r"(\d{4})(-(\d{2}))?(-(\d{2}))?")

@@ -16,10 +16,10 @@ import threading
 import time
 from pathlib import Path
 
-from engine import store
-from engine.embed import Embedder
+from engine.artifact import store
+from engine.embedding.embedder import Embedder
 from engine.errors import PaperscopeError
-from engine.facade import PaperIndex
+from engine.query.facade import PaperIndex
 
 log = logging.getLogger(__name__)
 

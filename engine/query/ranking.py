@@ -10,10 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine import topic_store, vectors
+from engine.artifact import topic_store
+from engine.artifact.store import Artifact
+from engine.artifact.vectors import VectorIndex
 from engine.errors import QueryError, UnknownPaper
 from engine.papers import Paper, normalize_id
-from engine.store import Artifact
 
 MAX_K = 1000
 MAX_QUERY_CHARS = 2000
@@ -76,16 +77,15 @@ def check_query(text: str) -> str:
 
 
 def dense_rows(
-    artifact: Artifact, index, query_vector: np.ndarray, depth: int, allowed: list[int] | None = None
+    artifact: Artifact, index: VectorIndex, query_vector: np.ndarray, depth: int, allowed: list[int] | None = None
 ) -> list[tuple[int, float]]:
     """(row, cosine) of the ``depth`` nearest rows, within ``allowed`` when given."""
     if allowed is not None and not allowed:
         return []
     chosen = None if allowed is None else np.array(allowed, dtype=np.int64)
-    spec = artifact.manifest.get("index") or {}
-    # IVF re-ranks from the file row by row (bounded memory); exact filtered search scans the map.
-    full = artifact.row_reader if spec.get("type") == "ivf" and allowed is None else artifact.vectors
-    scores, rows = vectors.search(index, query_vector, depth, chosen, rerank_with=full, spec=spec)
+    # Re-ranking reads the file row by row (bounded memory); exact filtered search scans the map.
+    full = artifact.row_reader if index.reads_rows and allowed is None else artifact.vectors
+    scores, rows = index.search(query_vector, depth, chosen, rerank_with=full)
     return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
 
 

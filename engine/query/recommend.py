@@ -14,28 +14,27 @@ that are rare among the candidates.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from engine import query
+from engine.artifact.store import Artifact
 from engine.errors import QueryError
-from engine.store import Artifact
+from engine.query import ranking
+from engine.text import content_words
 
 METHODS = ("rocchio", "svm")
 DEFAULT_METHOD = "rocchio"  # chosen by benchmarks/recommend.py (see README)
 MAX_EXAMPLES = 100
 UNLIKE_WEIGHT = 0.5  # Rocchio's beta
 SVM_UNLIKE_WEIGHT = 10.0
-_WORD = re.compile(r"[a-z][a-z0-9-]{2,}")
 
 
 @dataclass(frozen=True)
 class Recommendation:
-    hit: query.Hit
+    hit: ranking.Hit
     because: dict  # {"like": id, "title": its title, "similarity": float, "words": [...]}
 
     def to_dict(self) -> dict:
@@ -87,12 +86,12 @@ def recommend(
     check_examples(like, unlike)
     if method not in METHODS:
         raise QueryError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
-    like_rows = [query.row_for_id(artifact, pid) for pid in like]
-    unlike_rows = [query.row_for_id(artifact, pid) for pid in unlike]
+    like_rows = [ranking.row_for_id(artifact, pid) for pid in like]
+    unlike_rows = [ranking.row_for_id(artifact, pid) for pid in unlike]
     inputs = frozenset(like_rows + unlike_rows)
     if method == "rocchio":
         target = rocchio_vector(artifact.vectors, like_rows, unlike_rows)
-        ranked = query.dense_rows(artifact, index, target, k + len(inputs), allowed)
+        ranked = ranking.dense_rows(artifact, index, target, k + len(inputs), allowed)
         picked = [(row, score) for row, score in ranked if row not in inputs][:k]
     else:
         scores = svm_scores(artifact.vectors, like_rows, unlike_rows)
@@ -102,11 +101,11 @@ def recommend(
             scores = scores + mask
         scores[list(inputs)] = -np.inf
         picked = [(int(r), float(scores[r])) for r in np.argsort(-scores)[:k] if np.isfinite(scores[r])]
-    return _explain(artifact, query.hits_for(artifact, picked), [row for row, _ in picked], like_rows)
+    return _explain(artifact, ranking.hits_for(artifact, picked), [row for row, _ in picked], like_rows)
 
 
 def _explain(
-    artifact: Artifact, hits: list[query.Hit], hit_rows: list[int], like_rows: list[int]
+    artifact: Artifact, hits: list[ranking.Hit], hit_rows: list[int], like_rows: list[int]
 ) -> list[Recommendation]:
     """The liked paper each hit is closest to, and the words they share that are rare
     among the hits (so "model" or "results" never explain anything)."""
@@ -117,13 +116,13 @@ def _explain(
         np.asarray(artifact.vectors[hit_rows], dtype=np.float32)
         @ np.asarray(artifact.vectors[like_rows], dtype=np.float32).T
     )
-    words = {h.paper.id: _words(h.paper.title + " " + h.paper.abstract) for h in hits}
+    words = {h.paper.id: content_words(h.paper.title + " " + h.paper.abstract) for h in hits}
     spread = Counter(w for ws in words.values() for w in ws)
     out = []
     for i, hit in enumerate(hits):
         j = int(np.argmax(sims[i]))
         source = liked[like_rows[j]]
-        shared = words[hit.paper.id] & _words(source.title + " " + source.abstract)
+        shared = words[hit.paper.id] & content_words(source.title + " " + source.abstract)
         ranked = sorted(shared, key=lambda w: (spread[w], -len(w), w))[:4]
         out.append(
             Recommendation(
@@ -132,10 +131,3 @@ def _explain(
             )
         )
     return out
-
-
-def _words(text: str) -> set[str]:
-    from engine.labels import stop_words
-
-    stop = stop_words()  # English stop words and abstract boilerplate ("propose", "results")
-    return {w for w in _WORD.findall(text.lower()) if w not in stop}

@@ -47,8 +47,8 @@ def serve(index: Path, host: str = "127.0.0.1", port: int = 8000, token: str | N
     """Open the index, load the model, then answer until interrupted."""
     import uvicorn
 
-    from engine.api import create_app
-    from engine.live import LiveIndex
+    from engine.query.live import LiveIndex
+    from engine.serve.api import create_app
 
     check_bind(host, token)
     live = LiveIndex(index)

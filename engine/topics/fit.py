@@ -13,12 +13,13 @@ clustered neighbours vote for, most confident first, until at most
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine import clusterers
+from engine.errors import BuildError
+from engine.progress import timed
+from engine.topics import clusterers
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +49,7 @@ def adapt(params: TopicParams, n: int) -> dict:
     neighbours (5 to 25) and keeps topics of at least ~0.15·√n papers; UMAP's neighbourhood grows like √n up to 30, and HDBSCAN's
     smallest topic is ~0.3·√n papers (3 at 63 papers, 25 at 7,200, 88 at 87,000)."""
     if params.clusterer not in CLUSTERERS:
-        from engine.errors import QueryError
-
-        raise QueryError(f"clusterer must be one of {', '.join(CLUSTERERS)}, not {params.clusterer!r}")
+        raise BuildError(f"clusterer must be one of {', '.join(CLUSTERERS)}, not {params.clusterer!r}")
     root = float(np.sqrt(max(n, 1)))
     if params.clusterer == "graph":
         n_neighbors = params.n_neighbors or int(np.clip(n // 20, 5, 25))
@@ -150,25 +149,22 @@ def fit(vectors: np.ndarray, params: TopicParams | None = None, knn: tuple | Non
     if n < max(10, 2 * p["min_cluster_size"]):
         # Too few papers to find two topics: one topic holds them all.
         return Clustering(np.zeros(n, dtype=np.int32), np.zeros(1 if n else 0, dtype=np.int32), 0.0, p, seconds)
-    tick = time.perf_counter()
-    sims, rows = knn if knn is not None else neighbours(vectors, GRAPH_NEIGHBOURS, seed=p["seed"])
-    seconds["knn"] = time.perf_counter() - tick
-    tick = time.perf_counter()
+    with timed(seconds, "knn"):
+        sims, rows = knn if knn is not None else neighbours(vectors, GRAPH_NEIGHBOURS, seed=p["seed"])
     if p["clusterer"] == "graph":
-        graph_rows = _fill_missing(rows[:, : p["n_neighbors"]])
-        fine, parent = clusterers.graph_topics(graph_rows, p["seed"], p["min_topic_size"])
+        with timed(seconds, "cluster"):
+            graph_rows = _fill_missing(rows[:, : p["n_neighbors"]])
+            fine, parent = clusterers.graph_topics(graph_rows, p["seed"], p["min_topic_size"])
         noise_share = 0.0
-        seconds["cluster"] = time.perf_counter() - tick
     else:
-        labels, reduced = clusterers.umap_hdbscan_topics(vectors, sims, rows, p)
-        seconds["umap+hdbscan"] = time.perf_counter() - tick
+        with timed(seconds, "umap+hdbscan"):
+            labels, reduced = clusterers.umap_hdbscan_topics(vectors, sims, rows, p)
         noise_share = float(np.mean(labels < 0))
         if labels.max() < 0:  # all noise: one topic
             labels = np.zeros(n, dtype=np.int64)
-        tick = time.perf_counter()
-        fine = clusterers.by_size(assign_outliers(labels, sims, rows, p["max_outlier_share"]))
-        parent = clusterers.ward_parents(fine, reduced, p["coarse_topics"])
-        seconds["outliers+hierarchy"] = time.perf_counter() - tick
+        with timed(seconds, "outliers+hierarchy"):
+            fine = clusterers.by_size(assign_outliers(labels, sims, rows, p["max_outlier_share"]))
+            parent = clusterers.ward_parents(fine, reduced, p["coarse_topics"])
     return Clustering(fine, parent, noise_share, p, seconds)
 
 

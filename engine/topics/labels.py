@@ -13,12 +13,12 @@
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from engine.text import stop_words, tokens
 
 MAX_DOCS = 300
 CANDIDATES = 30
@@ -26,45 +26,12 @@ MAX_LABEL_WORDS = 5
 KEYWORDS = 8
 REPRESENTATIVES = 3
 
-_TOKEN = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
-# Words that say nothing about a paper's subject: English stop words plus the
-# boilerplate of abstracts.
-_BOILERPLATE = """
-paper papers propose proposed proposes present presents presented introduce introduces introduced
-approach approaches method methods methodology result results show shows shown showing demonstrate
-demonstrates demonstrated state art novel new work works study studies studied based using use used
-uses existing performance experiments experimental experiment achieve achieves achieved outperform
-outperforms outperforming significantly significant framework frameworks task tasks extensive effective
-effectiveness efficient improve improves improved improvement improvements problem problems various
-different recent recently large small high low key main also well however furthermore moreover thus
-therefore paper's address addresses addressing provide provides provided find finds found obtain obtained
-evaluate evaluated evaluation evaluations benchmark benchmarks code available github https http www com
-url demonstrate superior compared comparison previous prior first second third two three one several many
-including include includes within across able enable enables enabling allows allow allowing consider
-considered considering given via towards toward respectively particular particularly specifically
-leverage leverages leveraging aims aim aimed investigate investigates investigated analysis analyze
-analyzed findings insights potential key crucial important challenging challenge challenges remains
-remain need needs often however while whereas although despite among due since order way ways
-state-of-the-art sota dataset datasets require requires required perform performs performed efficiently
-effectively accurately accuracy high-quality real-world wide range variety number numbers quality
-such like make makes made take takes taken better best good strong stronger
-directly type types kind kinds
-"""
-
-
-@functools.cache
-def stop_words() -> frozenset[str]:
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    return frozenset(ENGLISH_STOP_WORDS) | frozenset(_BOILERPLATE.split())
-
 
 def _phrases(text: str, stop: frozenset[str]) -> list[str]:
     """Unigrams and bigrams of content words; n-grams never bridge a removed word."""
-    tokens = _TOKEN.findall(text.lower())
     out = []
     previous = None
-    for token in tokens:
+    for token in tokens(text):
         if token in stop or len(token) < 2:
             previous = None
             continue
@@ -102,7 +69,7 @@ def label_topics(
     centroids = {t: _unit(vectors[rows].mean(axis=0)) for t, rows in members.items()}
     nearest = {t: rows[np.argsort(-(vectors[rows] @ centroids[t]), kind="stable")] for t, rows in members.items()}
     # One class document per topic; the normalized text is kept to count longer phrases.
-    class_tokens = {t: [" ".join(_TOKEN.findall(texts[r].lower())) for r in nearest[t][:MAX_DOCS]] for t in ids}
+    class_tokens = {t: [" ".join(tokens(texts[r])) for r in nearest[t][:MAX_DOCS]] for t in ids}
     vectorizer = CountVectorizer(analyzer=lambda doc: _phrases(doc, stop))
     counts = vectorizer.fit_transform(["\n".join(class_tokens[t]) for t in ids])
     vocab = vectorizer.get_feature_names_out()
@@ -112,21 +79,7 @@ def label_topics(
     spread = np.asarray((counts > 0).sum(axis=0)).ravel() / len(ids)
     generic = {_label_key(str(vocab[j])) for j in np.flatnonzero(spread > 0.5)} if len(ids) >= 4 else set()
 
-    candidates: dict[int, list[tuple[str, float]]] = {}
-    for i, t in enumerate(ids):
-        # Only the terms this topic uses (a sparse row), never the whole vocabulary.
-        row = scores.getrow(i)
-        terms, values = row.indices, row.data
-        is_phrase = np.fromiter((" " in vocab[j] for j in terms), dtype=bool, count=len(terms))
-        # Unigrams and bigrams compete separately: single words have far higher term
-        # frequencies, and would otherwise crowd every phrase out of the candidates.
-        ranked = []
-        for kind in (~is_phrase, is_phrase):
-            picked, picked_values = terms[kind], values[kind]
-            top = np.argsort(-picked_values)[: CANDIDATES * 2]
-            found = [(str(vocab[picked[j]]), float(picked_values[j])) for j in top if picked_values[j] > 0]
-            ranked += _shared_by_several(found, class_tokens[t])[: CANDIDATES // 2]
-        candidates[t] = _with_chains(sorted(ranked, key=lambda c: -c[1]), class_tokens[t])
+    candidates = {t: _candidates(scores.getrow(i), vocab, class_tokens[t]) for i, t in enumerate(ids)}
     phrases = sorted({p for cands in candidates.values() for p, _ in cands})
     phrase_vecs = dict(zip(phrases, embed(phrases), strict=True)) if phrases else {}
     centroid_matrix = np.stack([centroids[t] for t in ids])
@@ -144,6 +97,22 @@ def label_topics(
         keywords = _mmr([p for p, _ in cands], phrase_vecs, centroids[t], KEYWORDS)
         labels[t] = TopicLabel(label, keywords, [int(r) for r in nearest[t][:REPRESENTATIVES]])
     return labels
+
+
+def _candidates(row, vocab: np.ndarray, docs: list[str]) -> list[tuple[str, float]]:
+    """A topic's candidate phrases from its c-TF-IDF ``row`` (sparse: only the terms the
+    topic uses, never the whole vocabulary), best first, with longer chains added."""
+    terms, values = row.indices, row.data
+    is_phrase = np.fromiter((" " in vocab[j] for j in terms), dtype=bool, count=len(terms))
+    # Unigrams and bigrams compete separately: single words have far higher term
+    # frequencies, and would otherwise crowd every phrase out of the candidates.
+    ranked = []
+    for kind in (~is_phrase, is_phrase):
+        picked, picked_values = terms[kind], values[kind]
+        top = np.argsort(-picked_values)[: CANDIDATES * 2]
+        found = [(str(vocab[picked[j]]), float(picked_values[j])) for j in top if picked_values[j] > 0]
+        ranked += _shared_by_several(found, docs)[: CANDIDATES // 2]
+    return _with_chains(sorted(ranked, key=lambda c: -c[1]), docs)
 
 
 def _shared_by_several(ranked: list[tuple[str, float]], docs: list[str]) -> list[tuple[str, float]]:

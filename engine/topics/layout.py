@@ -1,36 +1,16 @@
-"""The topic map: a 2-D layout of every paper, and pictures of it.
+"""The topic map's layout: 2-D coordinates for every paper.
 
 The layout is a 2-D UMAP from the same kNN graph the topics use; papers added later
 are placed among their nearest indexed neighbours, so the map never has to be
-recomputed to grow. ``write_html`` writes one self-contained page (plotly.js inlined,
-no CDN) and ``write_png`` a static picture (matplotlib).
+recomputed to grow. Pictures of the map are drawn on the query side
+(:mod:`engine.query.maps`).
 """
 
 from __future__ import annotations
 
-import json
-import re
-from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
-
 import numpy as np
 
-from engine.clusterers import umap_embedding
-
-# Colour by fine topic up to this many topics, else by coarse topic.
-MAX_FINE_COLOURS = 24
-# Label fine topics on the map up to this many, else label the coarse ones.
-MAX_FINE_LABELS = 40
-# At most this many labels on a map (the largest topics); more overlap into a smear.
-# Hover still names every paper's topic.
-MAX_LABELS = 25
-PALETTE = [
-    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
-    "#9c755f", "#6b8e23", "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2",
-    "#17becf", "#bcbd22", "#ff7f0e", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173",
-]  # fmt: skip
-OUTLIER_COLOUR = "#c7c7c7"
+from engine.topics.clusterers import umap_embedding
 
 
 def layout(vectors: np.ndarray, sims: np.ndarray, rows: np.ndarray, seed: int) -> np.ndarray:
@@ -63,110 +43,3 @@ def centre(xy: np.ndarray) -> tuple[float, float]:
     """Where a topic's label goes: the median of its papers (robust to stragglers)."""
     x, y = np.median(xy, axis=0)
     return float(x), float(y)
-
-
-@dataclass
-class MapData:
-    """Everything a map picture needs, JSON-ready (also served by the HTTP API)."""
-
-    ids: list[str]
-    titles: list[str]
-    xy: np.ndarray
-    fine: np.ndarray
-    coarse: np.ndarray
-    fine_topics: list[dict]  # {"id", "label", "size", "x", "y"}
-    coarse_topics: list[dict]
-
-    @property
-    def colour_level(self) -> str:
-        return "fine" if len(self.fine_topics) <= MAX_FINE_COLOURS else "coarse"
-
-    @property
-    def label_level(self) -> str:
-        return "fine" if len(self.fine_topics) <= MAX_FINE_LABELS else "coarse"
-
-    @property
-    def labelled_topics(self) -> list[dict]:
-        topics = self.fine_topics if self.label_level == "fine" else self.coarse_topics
-        return sorted(topics, key=lambda t: -t["size"])[:MAX_LABELS]
-
-    def to_dict(self) -> dict:
-        return {
-            "papers": [
-                {
-                    "id": i,
-                    "title": t,
-                    "x": round(float(x), 3),
-                    "y": round(float(y), 3),
-                    "fine": int(f),
-                    "coarse": int(c),
-                }
-                for i, t, (x, y), f, c in zip(self.ids, self.titles, self.xy, self.fine, self.coarse, strict=True)
-            ],
-            "topics": {"fine": self.fine_topics, "coarse": self.coarse_topics},
-            "colour_level": self.colour_level,
-            "label_level": self.label_level,
-            "labelled": [t["id"] for t in self.labelled_topics],
-        }
-
-
-def _colours(data: MapData) -> tuple[np.ndarray, dict[int, str], list[dict]]:
-    level = data.colour_level
-    groups = data.fine if level == "fine" else data.coarse
-    topics = data.fine_topics if level == "fine" else data.coarse_topics
-    colour = {t["id"]: PALETTE[i % len(PALETTE)] for i, t in enumerate(sorted(topics, key=lambda t: -t["size"]))}
-    return groups, colour, topics
-
-
-def write_png(data: MapData, path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.patheffects as effects
-    import matplotlib.pyplot as plt
-
-    groups, colour, _ = _colours(data)
-    n = len(data.ids)
-    size = float(np.clip(3000 / max(n, 1), 0.3, 40))
-    fig, ax = plt.subplots(figsize=(14, 10), dpi=120)
-    outliers = groups < 0
-    ax.scatter(*data.xy[outliers].T, s=size, c=OUTLIER_COLOUR, linewidths=0, alpha=0.6)
-    point_colours = [colour.get(int(g), OUTLIER_COLOUR) for g in groups[~outliers]]
-    ax.scatter(*data.xy[~outliers].T, s=size, c=point_colours, linewidths=0, alpha=0.7 if n > 2000 else 0.9)
-    for topic in data.labelled_topics:
-        ax.text(
-            topic["x"], topic["y"], topic["label"], ha="center", va="center",
-            fontsize=9 if data.label_level == "fine" else 11, weight="bold",
-            path_effects=[effects.withStroke(linewidth=3, foreground="white")],
-        )  # fmt: skip
-    ax.set_title(title, fontsize=14)
-    ax.set_axis_off()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
-def write_html(data: MapData, path: Path, title: str) -> None:
-    """One self-contained page: plotly.js inlined, works offline."""
-    from plotly.offline import get_plotlyjs
-
-    groups, colour, topics = _colours(data)
-    names = {t["id"]: t["label"] for t in topics}
-    page_data = data.to_dict()
-    page_data["colours"] = {str(k): v for k, v in colour.items()}
-    page_data["names"] = {str(k): v for k, v in names.items()}
-    page_data["group"] = [int(g) for g in groups]
-    page_data["outlier_colour"] = OUTLIER_COLOUR
-    template = (resources.files("engine") / "templates" / "map.html").read_text(encoding="utf-8")
-    values = {
-        "TITLE": _escape_html(title),
-        "PLOTLY_JS": get_plotlyjs(),
-        "DATA": json.dumps(page_data, ensure_ascii=False).replace("</", "<\\/"),
-    }
-    # One pass, so nothing inserted (a title, plotly.js) is itself rescanned.
-    html = re.sub(r"__(TITLE|PLOTLY_JS|DATA)__", lambda m: values[m.group(1)], template)
-    path.write_text(html, encoding="utf-8")
-
-
-def _escape_html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

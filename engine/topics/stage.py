@@ -7,17 +7,18 @@ by ``add`` a topic and a map position without touching anyone else's.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine import maps, represent, topic_store, topics
-from engine.labels import label_topics
+from engine.artifact import topic_store
+from engine.artifact.store import Artifact
+from engine.artifact.topic_store import Topic
 from engine.papers import Paper
-from engine.store import Artifact
-from engine.topic_store import Topic
+from engine.progress import timed
+from engine.topics import fit, layout, represent
+from engine.topics.labels import label_topics
 
 
 @dataclass
@@ -54,8 +55,8 @@ def previous_topics(artifact: Artifact, papers: Sequence[Paper]) -> PreviousTopi
     safe = np.maximum(rows, 0)
     return PreviousTopics(
         topics=topic_store.all_topics(artifact.db, "fine") + topic_store.all_topics(artifact.db, "coarse"),
-        fine=np.where(present, fine[safe], topics.OUTLIER).astype(np.int32),
-        coarse=np.where(present, coarse[safe], topics.OUTLIER).astype(np.int32),
+        fine=np.where(present, fine[safe], fit.OUTLIER).astype(np.int32),
+        coarse=np.where(present, coarse[safe], fit.OUTLIER).astype(np.int32),
         xy=np.where(present[:, None], xy[safe], 0.0).astype(np.float32),
         present=present,
     )
@@ -70,38 +71,34 @@ def fit_topics(
     papers: Sequence[Paper],
     vectors: np.ndarray,
     embed: Callable[[list[str]], np.ndarray],
-    params: topics.TopicParams,
+    params: fit.TopicParams,
     previous: PreviousTopics | None = None,
 ) -> TopicResult:
     """Cluster, name and lay out every paper; match ids to ``previous`` when given."""
     seconds: dict[str, float] = {}
     texts = [label_text(p) for p in papers]
-    tick = time.perf_counter()
-    space = represent.hybrid(vectors, texts, params.seed)
-    seconds["represent"] = time.perf_counter() - tick
-    tick = time.perf_counter()
-    knn = topics.neighbours(space, topics.GRAPH_NEIGHBOURS, seed=params.seed) if len(vectors) > 1 else None
-    seconds["knn"] = time.perf_counter() - tick
-    clustering = topics.fit(space, params, knn)
+    with timed(seconds, "represent"):
+        space = represent.hybrid(vectors, texts, params.seed)
+    with timed(seconds, "knn"):
+        knn = fit.neighbours(space, fit.GRAPH_NEIGHBOURS, seed=params.seed) if len(vectors) > 1 else None
+    clustering = fit.fit(space, params, knn)
     seconds.update({k: v for k, v in clustering.seconds.items() if k != "knn"})
     fine, coarse = clustering.fine, clustering.coarse
     changes = {}
     if previous is not None:
-        fine, fine_changes = topics.stable_ids(previous.fine, fine)
-        coarse, coarse_changes = topics.stable_ids(previous.coarse, coarse)
+        fine, fine_changes = fit.stable_ids(previous.fine, fine)
+        coarse, coarse_changes = fit.stable_ids(previous.coarse, coarse)
         changes = {"fine": fine_changes.to_dict(), "coarse": coarse_changes.to_dict()}
 
     # Labels (which run the embedding model) come before the map: after numba's UMAP
     # threads have run, torch on the same 2 cores was measured 10x slower.
-    tick = time.perf_counter()
-    named = {
-        level: label_topics(texts, vectors, assigned, embed) for level, assigned in (("fine", fine), ("coarse", coarse))
-    }
-    seconds["labels"] = time.perf_counter() - tick
-
-    tick = time.perf_counter()
-    xy = maps.layout(space, *knn, params.seed) if knn is not None else np.zeros((len(vectors), 2), np.float32)
-    seconds["map"] = time.perf_counter() - tick
+    with timed(seconds, "labels"):
+        named = {
+            level: label_topics(texts, vectors, assigned, embed)
+            for level, assigned in (("fine", fine), ("coarse", coarse))
+        }
+    with timed(seconds, "map"):
+        xy = layout.layout(space, *knn, params.seed) if knn is not None else np.zeros((len(vectors), 2), np.float32)
     rows = _topic_rows(papers, named, fine, coarse, xy)
     summary = {
         "params": clustering.params,
@@ -124,10 +121,10 @@ def assign_new(db, sims: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.n
     known = np.unique(rows[rows >= 0])
     fine_of, _, xy_of = topic_store.assignments_of(db, known)
     local = np.where(rows >= 0, np.searchsorted(known, np.maximum(rows, 0)), -1)
-    fine, _ = topics.vote(fine_of, sims, local)
+    fine, _ = fit.vote(fine_of, sims, local)
     parent = {t.id: t.parent for t in topic_store.all_topics(db, "fine") if t.parent is not None}
-    coarse = np.array([parent.get(int(f), topics.OUTLIER) for f in fine], dtype=np.int32)
-    xy = maps.place(xy_of, sims, np.maximum(local, 0)) if len(known) else np.zeros((len(rows), 2), np.float32)
+    coarse = np.array([parent.get(int(f), fit.OUTLIER) for f in fine], dtype=np.int32)
+    xy = layout.place(xy_of, sims, np.maximum(local, 0)) if len(known) else np.zeros((len(rows), 2), np.float32)
     return fine, coarse, xy
 
 
@@ -150,7 +147,7 @@ def _topic_rows(
             if level == "fine":
                 parents = coarse[members]
                 parent = int(np.bincount(parents[parents >= 0]).argmax()) if (parents >= 0).any() else None
-            x, y = maps.centre(xy[members])
+            x, y = layout.centre(xy[members])
             out.append(
                 Topic(
                     level=level,

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 import engine
-from engine import vectors
-from engine.build import Options, build
-from engine.filters import Filters
-from engine.guard import guard_texts
+from engine.artifact import vectors
+from engine.embedding.guard import guard_texts
+from engine.pipeline.build import Options, build
+from engine.query.filters import Filters
 from tests.conftest import CORPUS_SAMPLE, GA_DIGEST_1
 
 TYPES = ("flat", "hnsw", "ivf")
@@ -23,8 +23,8 @@ TYPES = ("flat", "hnsw", "ivf")
 
 @pytest.fixture(scope="module")
 def real_vectors() -> np.ndarray:
-    from engine.embed import bundled_model, make_embedder
-    from engine.sources import read_papers
+    from engine.embedding.embedder import bundled_model, make_embedder
+    from engine.ingest.sources import read_papers
 
     texts = [p.text for p in read_papers(CORPUS_SAMPLE).papers] + guard_texts()
     return make_embedder(bundled_model(), "onnx-int8").embed(texts)
@@ -32,16 +32,18 @@ def real_vectors() -> np.ndarray:
 
 @pytest.mark.parametrize("kind", TYPES)
 def test_tuned_recall_against_exact(real_vectors: np.ndarray, kind: str, tmp_path: Path) -> None:
-    index, spec = vectors.build_index(real_vectors, kind, seed=0)
+    index = vectors.VectorIndex.build(real_vectors, kind, seed=0)
+    spec = index.spec
     assert spec["type"] == kind and spec["recall_at_10"] >= vectors.TARGET_RECALL
     path = tmp_path / "faiss.index"
-    vectors.save_index(index, path)
-    loaded = vectors.load_index(path, len(real_vectors), spec)
-    exact, _ = vectors.build_index(real_vectors, "flat")
+    index.save(path)
+    loaded = vectors.VectorIndex.load(path, len(real_vectors), spec)
+    assert type(loaded) is type(index) and loaded.kind == kind
+    exact = vectors.VectorIndex.build(real_vectors, "flat").faiss
     queries = real_vectors[::7] + 0.05 * np.random.default_rng(1).standard_normal((len(real_vectors[::7]), 384))
     queries = (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32)
     _, truth = exact.search(queries, 10)
-    _, got = vectors.search(loaded, queries, 10, rerank_with=real_vectors, spec=spec)
+    _, got = loaded.search(queries, 10, rerank_with=real_vectors)
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, got, strict=True)])
     assert recall >= vectors.TARGET_RECALL  # on fresh queries too, after a save/load round trip
 

@@ -20,13 +20,13 @@ from pathlib import Path
 import pytest
 
 import engine
-from engine import store
-from engine.build import Options, add, build, refit
+from engine.artifact import store
+from engine.artifact.verify import verify_index
 from engine.errors import IndexCorrupt
-from engine.verify import verify_index
+from engine.pipeline.build import Options, add, build, refit
 from tests.conftest import CORPUS_SAMPLE, GA_DIGEST_1, GA_DIGEST_2
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RANDOM_KILLS = int(os.environ.get("PAPERSCOPE_RANDOM_KILLS", "2"))  # per scenario; the slow run uses more
 
 WRITERS = {
@@ -59,7 +59,7 @@ def _answers(index: Path) -> tuple[str, list[str]]:
 
 def _writer(kind: str, index: Path, env: dict | None = None) -> subprocess.Popen:
     code = (
-        "import sys; from engine.build import Options, build, add, refit; "
+        "import sys; from engine.pipeline.build import Options, build, add, refit; "
         "INDEX = sys.argv[1]; OPTIONS = Options(backend='static', progress=False); " + WRITERS[kind]
     )
     return subprocess.Popen([sys.executable, "-c", code, str(index)], cwd=ROOT, env=env or dict(os.environ))
@@ -124,7 +124,7 @@ def test_a_live_index_keeps_answering_and_switches_versions_atomically(base_inde
     stop = tmp_path / "stop"
     reader_code = """
 import json, sys, pathlib
-from engine.live import LiveIndex
+from engine.query.live import LiveIndex
 index, stop = sys.argv[1], pathlib.Path(sys.argv[2])
 seen, errors, answers = [], [], 0
 with LiveIndex(index, check_every=0.05) as live:
@@ -157,7 +157,7 @@ print(json.dumps({"seen": seen, "errors": errors, "answers": answers}))
 
 
 def test_a_live_index_refuses_a_damaged_new_version(base_index: Path, tmp_path: Path) -> None:
-    from engine.live import LiveIndex
+    from engine.query.live import LiveIndex
 
     index = _copy(base_index, tmp_path / "guarded")
     with LiveIndex(index, check_every=0) as live:

@@ -15,15 +15,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import hardware
-from engine.build import Options, build
-from engine.embed import bundled_model, make_embedder
-from engine.guard import MIN_MEAN_COSINE, MIN_NN10_OVERLAP, agreement, knn_overlap
-from engine.model_artifacts import model_folder
-from engine.sources import read_papers
+from engine.embedding import hardware
+from engine.embedding.embedder import bundled_model, make_embedder
+from engine.embedding.guard import MIN_MEAN_COSINE, MIN_NN10_OVERLAP, agreement, knn_overlap
+from engine.embedding.model_artifacts import model_folder
+from engine.ingest.sources import read_papers
+from engine.pipeline.build import Options, build
 from tests.conftest import CORPUS_SAMPLE, GA_DIGEST_1
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ def test_auto_picks_the_fastest_backend_that_passes_and_remembers(embedder) -> N
     faster_ones = [t for t in trials.values() if t["per_second"] > chosen["per_second"]]
     assert all(not t["eligible"] for t in faster_ones)
     before = verdicts[0].stat().st_mtime_ns
-    from engine.embed import load_embedder
+    from engine.embedding.embedder import load_embedder
 
     assert load_embedder().backend == embedder.backend  # the kept verdict, no new trials
     assert verdicts[0].stat().st_mtime_ns == before
@@ -123,7 +123,7 @@ def test_cache_and_index_reuse_only_within_one_backend(tmp_path: Path, private_c
     assert other.embedded == first.embedded and other.reused == 0 and other.cached == 0
     again = build([GA_DIGEST_1], tmp_path / "ix2", int8)
     assert again.embedded == 0 and again.cached == first.embedded
-    from engine import store
+    from engine.artifact import store
 
     artifact = store.Artifact.open(index)
     assert artifact.manifest["model"]["backend"] == "onnx-fp32"
@@ -143,7 +143,7 @@ def _cache_rows(cache_file: Path) -> int:
 def test_killed_build_resumes_without_reembedding_finished_chunks(tmp_path: Path, private_cache: Path) -> None:
     index = tmp_path / "resumed"
     script = (
-        "import sys; from engine.build import Options, build; "
+        "import sys; from engine.pipeline.build import Options, build; "
         "build([sys.argv[1]], sys.argv[2], Options(backend='onnx-int8', embed_chunk=24, progress=False, topics=False))"
     )
     child = subprocess.Popen([sys.executable, "-c", script, str(CORPUS_SAMPLE), str(index)], cwd=ROOT)

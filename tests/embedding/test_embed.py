@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.cache import EmbeddingCache
-from engine.embed import load_embedder, resolve_model, text_hash
+from engine.embedding.cache import EmbeddingCache
+from engine.embedding.embedder import load_embedder, resolve_model, text_hash
 from engine.errors import ModelError
-from engine.sources import read_papers
+from engine.ingest.sources import read_papers
 from tests.conftest import CORPUS_SAMPLE
 
 

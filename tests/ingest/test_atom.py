@@ -11,9 +11,9 @@ from xml.sax.saxutils import escape
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import atom
+from engine.ingest import atom
+from engine.ingest.sources import detect_format, read_papers
 from engine.papers import Paper, Problem, clean_text
-from engine.sources import detect_format, read_papers
 from tests.arxiv_replay import expected_papers, feed_xml, recorded_entries
 from tests.conftest import CORPUS_SAMPLE, FIXTURES
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine.ingest.sources import read_papers
 from engine.papers import MAX_ABSTRACT_CHARS
-from engine.sources import read_papers
 
 EXAMPLES = 120
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

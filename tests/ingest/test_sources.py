@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.errors import InputError
+from engine.ingest.sources import read_digest, read_jsonl, read_papers
 from engine.papers import Paper, Problem
-from engine.sources import read_digest, read_jsonl, read_papers
 from tests.conftest import CORPUS_SAMPLE, GA_DIGEST_1, GA_DIGEST_2, SNAPSHOT_SAMPLE
 
 

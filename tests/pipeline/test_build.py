@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import integrity, store
-from engine.build import Options, add, build, refit
+from engine.artifact import integrity, store, version_writer
 from engine.errors import BuildError, IndexBusy, IndexNotFound, QueryError, UnknownPaper
-from engine.facade import open_index
-from engine.sources import read_papers
+from engine.ingest.sources import read_papers
+from engine.pipeline.build import Options, add, build, refit
+from engine.query.facade import open_index
 from tests.conftest import GA_DIGEST_1, GA_DIGEST_2
 
 
@@ -150,7 +150,7 @@ def test_add_to_a_missing_index_is_an_error(tmp_path: Path, embedder) -> None:
 
 def test_a_second_writer_is_refused(tmp_path: Path, embedder, demo_digest: Path) -> None:
     index = tmp_path / "locked"
-    with store.writer_lock(index), pytest.raises(IndexBusy, match=f"pid {os.getpid()}"):
+    with version_writer.writer_lock(index), pytest.raises(IndexBusy, match=f"pid {os.getpid()}"):
         build([demo_digest], index, _options(embedder))
 
 

@@ -15,15 +15,15 @@ import numpy as np
 import pytest
 
 import engine
-from engine import shards, store, vectors
-from engine.build import Options, build
-from engine.embed import bundled_model, make_embedder
+from engine.artifact import shards, store, vectors
+from engine.embedding.embedder import bundled_model, make_embedder
 from engine.errors import IndexCorrupt
-from engine.sources import read_papers
+from engine.ingest.sources import read_papers
+from engine.pipeline.build import Options, build
 from tests.conftest import CORPUS_SAMPLE, GA_DIGEST_1
 
 pytest.importorskip("ray")
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _cli(*args: str, env: dict) -> subprocess.CompletedProcess:
@@ -43,7 +43,7 @@ def _listening_ports() -> set[int]:
 
 
 def test_ray_build_matches_single_process_and_merges_ivf_shards(tmp_path: Path) -> None:
-    from engine.ray_embed import RayPlan
+    from engine.embedding.ray_embed import RayPlan
 
     plan = RayPlan()
     options = Options(backend="onnx-int8", use_cache=False, progress=False, topics=False, index_type="ivf")
@@ -91,7 +91,7 @@ def test_local_ray_sends_no_usage_stats_and_serves_no_dashboard() -> None:
     import ray
     from ray._common.usage import usage_lib
 
-    from engine import ray_embed
+    from engine.embedding import ray_embed
 
     before = _listening_ports()
     assert ray_embed.start(None)
@@ -125,18 +125,19 @@ def test_ivf_merged_from_shards_answers_like_one_built_in_one_pass(tmp_path: Pat
         shards.write_shard(tmp_path / "shards", number, part, data[part])
     version = tmp_path / "v"
     version.mkdir()
-    merged, spec = vectors.ivf_from_shards(tmp_path / "shards", data, version / "faiss.index", seed=0)
-    assert spec["built_from_shards"] == 4 and merged.ntotal == 4000
+    merged = vectors.IVFIndex.from_shards(tmp_path / "shards", data, version / "faiss.index", seed=0)
+    spec = merged.spec
+    assert spec["built_from_shards"] == 4 and len(merged) == 4000
     one_pass = vectors.trained_ivf(shards.sample_rows(shards.shard_paths(tmp_path / "shards"), 4000, 0), 4000, 0)
     one_pass.add(data)
     del merged
-    loaded = vectors.load_index(version / "faiss.index", 4000, spec)  # from faiss.ivfdata, on disk
+    loaded = vectors.VectorIndex.load(version / "faiss.index", 4000, spec).faiss  # from faiss.ivfdata, on disk
     one_pass.nprobe = loaded.nprobe
     queries = data[:50]
     np.testing.assert_array_equal(loaded.search(queries, 10)[1], one_pass.search(queries, 10)[1])
     moved = tmp_path / "moved"  # the lists file is found beside the index wherever the folder goes
     version.rename(moved)
-    again = vectors.load_index(moved / "faiss.index", 4000, spec)
+    again = vectors.VectorIndex.load(moved / "faiss.index", 4000, spec).faiss
     assert (again.search(queries, 1)[1][:, 0] == np.arange(50)).mean() >= 0.95
 
 

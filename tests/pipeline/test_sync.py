@@ -19,13 +19,12 @@ import typer
 from typer.testing import CliRunner
 
 import engine
-from engine import store
-from engine.arxiv_client import ArxivClient, ArxivRefused, ArxivUnavailable
-from engine.arxiv_sync import STATE, SyncOptions, staging_folder, sync
-from engine.build import Options, build
-from engine.cli_sync import register
-from engine.errors import IndexBusy, IndexNotFound
-from engine.verify import verify_index
+from engine.artifact import version_writer
+from engine.artifact.verify import verify_index
+from engine.errors import ArxivRefused, ArxivUnavailable, IndexBusy, IndexNotFound
+from engine.ingest.arxiv_client import ArxivClient
+from engine.pipeline.build import Options, build
+from engine.pipeline.sync import STATE, SyncOptions, staging_folder, sync
 from tests.arxiv_replay import Replay, expected_papers, recorded_entries, serve
 from tests.conftest import FIXTURES
 
@@ -40,7 +39,7 @@ DELAY = 0.2
 def sync_embedder():
     """The bundled model on torch fp32: real, and ready in a second on a cold cache (the
     session's ``auto`` embedder first exports and quantizes an ONNX model, ~100 s here)."""
-    from engine.embed import load_embedder
+    from engine.embedding.embedder import load_embedder
 
     return load_embedder(backend="torch-fp32")
 
@@ -168,13 +167,13 @@ def test_interrupted_sync_resumes_without_refetching(replay: Replay, sync_embedd
     with pytest.raises(IndexNotFound):
         engine.open(index)
     # A writer of the index clears its own leftovers (.tmp-*, unpublished vNNNNNN): never .sync.
-    with store.writer_lock(index):
-        store.VersionWriter(index).abandon()
+    with version_writer.writer_lock(index):
+        version_writer.VersionWriter(index).abandon()
     assert (folder / "page-000000.atom").exists()
 
     replay.failing_starts.clear()
     seen = len(replay.log)
-    with store.writer_lock(index), pytest.raises(IndexBusy, match=r"stay in .*without refetching"):
+    with version_writer.writer_lock(index), pytest.raises(IndexBusy, match=r"stay in .*without refetching"):
         sync(QUERY, index, options(replay, sync_embedder))  # fetching ends; the merge cannot start
     assert replay.starts(seen) == [8, 16]  # resumed at the next page
     assert len(list(folder.glob("page-*"))) == 3 and json.loads((folder / STATE).read_text())["fetched"]
@@ -193,7 +192,7 @@ def test_killed_sync_resumes_at_the_next_page(replay: Replay, sync_embedder, tmp
     index = tmp_path / "ix"
     replay.failing_starts[8] = ("hang",)
     code = (
-        "from engine.arxiv_sync import SyncOptions, sync\n"
+        "from engine.pipeline.sync import SyncOptions, sync\n"
         f"sync({QUERY!r}, {str(index)!r}, SyncOptions(api_url={replay.url!r}, page_size=8, delay={DELAY}))"
     )
     process = subprocess.Popen([sys.executable, "-c", code])
@@ -240,13 +239,9 @@ def test_malformed_entry_is_skipped_and_named(replay: Replay, sync_embedder, tmp
 
 
 def cli() -> typer.Typer:
-    app = typer.Typer()
+    """The real ``paperscope`` app (its sync command among the others)."""
+    from engine.cli.main import app
 
-    @app.callback()
-    def main() -> None:  # a group, so the command keeps its name: ``... sync``
-        pass
-
-    register(app)
     return app
 
 

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 import engine
-from engine import lexical, store, vectors
-from engine.build import Options, add, build
-from engine.embed import bundled_model, make_embedder
-from engine.sources import read_papers
+from engine.artifact import lexical, store, vectors
+from engine.embedding.embedder import bundled_model, make_embedder
+from engine.ingest.sources import read_papers
+from engine.pipeline.build import Options, add, build
 from tests.conftest import CORPUS_SAMPLE, GA_DIGEST_1, GA_DIGEST_2
 
 TYPES = ("flat", "hnsw", "ivf")
@@ -166,26 +166,31 @@ def test_extend_index_rebuilds_when_extending_would_degrade_it() -> None:
     rng = np.random.default_rng(0)
     data = rng.standard_normal((3000, 32)).astype(np.float32)
     data /= np.linalg.norm(data, axis=1, keepdims=True)
-    index, spec = vectors.build_index(data[:1000], "hnsw")
-    spec["requested"] = "hnsw"  # as a build with --index-type hnsw records it (auto would pick flat here)
-    grown, grown_spec = vectors.extend_index(index, spec, data[:1500], np.array([], dtype=np.int64))
-    assert grown.ntotal == 1500 and grown_spec["built_rows"] == 1000  # extended
-    doubled, doubled_spec = vectors.extend_index(grown, grown_spec, data, np.array([], dtype=np.int64))
-    assert doubled.ntotal == 3000 and doubled_spec["built_rows"] == 3000  # past 2x: rebuilt and re-tuned
+    none = np.array([], dtype=np.int64)
+
+    def hnsw_over(rows: int) -> vectors.VectorIndex:
+        index = vectors.VectorIndex.build(data[:rows], "hnsw")
+        index.spec["requested"] = "hnsw"  # as a build with --index-type hnsw records it (auto: flat here)
+        return index
+
+    grown = hnsw_over(1000).extend(data[:1500], none)
+    assert len(grown) == 1500 and grown.spec["built_rows"] == 1000  # extended
+    doubled = hnsw_over(1000).extend(data[:1500], none).extend(data, none)
+    assert len(doubled) == 3000 and doubled.spec["built_rows"] == 3000  # past 2x: rebuilt and re-tuned
     moved = data[:1500].copy()
     moved[:200] = data[2000:2200]  # 13% of the graph's vectors rewritten: links would mislead
-    _, again_spec = vectors.extend_index(grown, grown_spec, moved, np.arange(200))
-    assert again_spec["built_rows"] == 1500 and again_spec.get("rewritten_in_place", 0) == 0
+    again = hnsw_over(1000).extend(data[:1500], none).extend(moved, np.arange(200))
+    assert again.spec["built_rows"] == 1500 and again.spec.get("rewritten_in_place", 0) == 0
     nudged = data[:1500].copy()
     nudged[:10] = data[:10] + 0.05 * data[10:20]  # small edits: overwritten in place, links still fit
     nudged[:10] /= np.linalg.norm(nudged[:10], axis=1, keepdims=True)
-    kept, kept_spec = vectors.extend_index(grown, grown_spec, nudged, np.arange(10))
-    assert kept_spec["built_rows"] == 1000 and kept_spec["rewritten_in_place"] == 10
+    kept = hnsw_over(1000).extend(data[:1500], none).extend(nudged, np.arange(10))
+    assert kept.spec["built_rows"] == 1000 and kept.spec["rewritten_in_place"] == 10
     assert (kept.search(nudged[:10], 1)[1][:, 0] == np.arange(10)).all()
     far = data[:1500].copy()
     far[7] = data[2500]  # one paper rewritten beyond recognition: rebuilt
-    _, far_spec = vectors.extend_index(kept, kept_spec, far, np.array([7]))
-    assert far_spec["built_rows"] == 1500
-    flat, flat_spec = vectors.build_index(data[:100], "flat")
-    switched, switched_spec = vectors.extend_index(flat, {**flat_spec, "requested": "hnsw"}, data[:200], np.array([]))
-    assert switched_spec["type"] == "hnsw" and switched.ntotal == 200
+    assert kept.extend(far, np.array([7])).spec["built_rows"] == 1500
+    flat = vectors.VectorIndex.build(data[:100], "flat")
+    flat.spec["requested"] = "hnsw"
+    switched = flat.extend(data[:200], none)
+    assert switched.spec["type"] == "hnsw" and len(switched) == 200

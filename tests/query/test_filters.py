@@ -13,11 +13,11 @@ import pytest
 
 import engine
 from engine.errors import QueryError
-from engine.filters import Filters
-from engine.sources import read_papers
+from engine.ingest.sources import read_papers
+from engine.query.filters import Filters
 from tests.conftest import CORPUS_SAMPLE
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PAPERS = read_papers(CORPUS_SAMPLE).papers
 
 

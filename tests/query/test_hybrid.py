@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 import engine
-from engine import store
+from engine.artifact import store
+from engine.artifact.lexical import fill_steps, fts_query, fuse
 from engine.errors import QueryError
-from engine.filters import Filters
-from engine.lexical import fill_steps, fts_query, fuse
-from engine.sources import read_papers
+from engine.ingest.sources import read_papers
+from engine.query.filters import Filters
 from tests.conftest import CORPUS_SAMPLE
 
 PAPERS = read_papers(CORPUS_SAMPLE).papers
@@ -86,7 +86,7 @@ def test_lexical_widens_from_all_terms_to_the_rarest(corpus_index: Path) -> None
 
 
 def test_query_words_are_stemmed_like_the_index() -> None:
-    from engine.lexical import index_tokens
+    from engine.artifact.lexical import index_tokens
 
     assert index_tokens("Segmenting Transformers naïve COVID-19") == ["segment", "transform", "naiv", "covid", "19"]
 

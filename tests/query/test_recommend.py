@@ -12,12 +12,12 @@ import pytest
 
 import engine
 from engine.errors import QueryError, UnknownPaper
-from engine.filters import Filters
-from engine.recommend import METHODS
-from engine.sources import read_papers
+from engine.ingest.sources import read_papers
+from engine.query.filters import Filters
+from engine.query.recommend import METHODS
 from tests.conftest import CORPUS_SAMPLE
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PAPERS = read_papers(CORPUS_SAMPLE).papers
 ASTRO = [p.id for p in PAPERS if p.primary_category == "astro-ph.GA"]
 LANGUAGE = [p.id for p in PAPERS if p.primary_category == "cs.CL"]

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
-from engine.serve import server_process
-from engine.sources import read_papers
+from engine.ingest.sources import read_papers
+from engine.serve.server import server_process
 from tests.conftest import CORPUS_SAMPLE
 
 PAPERS = read_papers(CORPUS_SAMPLE).papers

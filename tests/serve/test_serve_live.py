@@ -11,9 +11,9 @@ from pathlib import Path
 
 import httpx
 
-from engine.build import Options, build
-from engine.serve import server_process
-from engine.sources import read_papers
+from engine.ingest.sources import read_papers
+from engine.pipeline.build import Options, build
+from engine.serve.server import server_process
 from tests.conftest import GA_DIGEST_1, GA_DIGEST_2
 
 

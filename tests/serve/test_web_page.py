@@ -369,7 +369,7 @@ def test_the_page_asks_only_its_server_and_logs_no_errors(web: Watched) -> None:
 
 
 def test_a_token_from_the_url_is_kept_and_sent(browser: sync_api.Browser, corpus_index: Path) -> None:
-    from engine.serve import server_process
+    from engine.serve.server import server_process
 
     with server_process(corpus_index, token=TOKEN) as base:
         context, web = _watch(browser, base)

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import store, topic_store
-from engine.build import Options, add, build, refit
+from engine.artifact import store, topic_store
 from engine.errors import UnknownTopic
-from engine.facade import open_index
-from engine.sources import read_papers
-from engine.topics import TopicParams, fit, stable_ids
+from engine.ingest.sources import read_papers
+from engine.pipeline.build import Options, add, build, refit
+from engine.query.facade import open_index
+from engine.topics.fit import TopicParams, fit, stable_ids
 from tests.conftest import CORPUS_SAMPLE, GA_DIGEST_1, GA_DIGEST_2
 
 
@@ -174,7 +174,7 @@ def test_stable_ids_matching_rules() -> None:
 
 
 def test_map_files_are_self_contained(demo_index: Path, tmp_path: Path) -> None:
-    from engine import maps
+    from engine.query import maps
 
     with open_index(demo_index) as ix:
         data = ix.map_data()

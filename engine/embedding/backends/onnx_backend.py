@@ -15,9 +15,9 @@ from functools import cached_property
 
 import numpy as np
 
-from engine import hardware, model_artifacts
+from engine.embedding import hardware, model_artifacts
+from engine.embedding.token_batches import DEFAULT_BATCH_TOKENS, FastTokenizer, bucketed
 from engine.errors import ModelError
-from engine.token_batches import DEFAULT_BATCH_TOKENS, FastTokenizer, bucketed
 
 TOKENIZE_GROUP = 256  # texts tokenized ahead of the model at a time
 

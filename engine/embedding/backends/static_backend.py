@@ -12,7 +12,7 @@ from functools import cached_property
 
 import numpy as np
 
-from engine import model_artifacts
+from engine.embedding import model_artifacts
 
 
 class StaticEmbedder:

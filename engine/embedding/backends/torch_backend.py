@@ -12,7 +12,7 @@ from functools import cached_property
 
 import numpy as np
 
-from engine import hardware
+from engine.embedding import hardware
 from engine.errors import ModelError
 
 PRECISIONS = ("fp32", "bf16")
@@ -27,7 +27,7 @@ class TorchEmbedder:
 
     @cached_property
     def _st(self):
-        from engine.model_artifacts import quiet_libraries
+        from engine.embedding.model_artifacts import quiet_libraries
 
         quiet_libraries()
         import torch

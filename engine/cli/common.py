@@ -1,0 +1,125 @@
+"""What every ``paperscope`` command shares: the app, the option types, the one way
+user errors become exit code 2, and the printers for reports and hits.
+
+Exit codes: 0 success; 1 a check that found problems (``verify``); 2 a user error
+(missing index, unknown id, empty query, bad input), printed as one line on stderr.
+Engine modules are imported inside commands so ``paperscope --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from engine.errors import PaperscopeError
+
+app = typer.Typer(
+    name="paperscope",
+    help="Semantic search and topic clustering for scientific papers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+IndexOpt = Annotated[Path, typer.Option("--index", "-i", help="Index folder.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+KOpt = Annotated[int, typer.Option("-k", help="Number of results (1-1000).")]
+ModelOpt = Annotated[
+    Path | None,
+    typer.Option("--model", help="A local sentence-transformers folder (default: bundled all-MiniLM-L6-v2)."),
+]
+CacheOpt = Annotated[bool, typer.Option("--cache/--no-cache", help="Use the embedding cache ($PAPERSCOPE_CACHE).")]
+Inputs = Annotated[list[Path], typer.Argument(help="Digest .md files, JSONL(.gz) files, or folders of them.")]
+LevelOpt = Annotated[str, typer.Option("--level", help="Topic level: fine or coarse.")]
+TopicOpt = Annotated[int | None, typer.Option("--topic", help="Only papers of this topic (see paperscope topics).")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for UMAP, HDBSCAN and the map layout.")]
+TopicsOpt = Annotated[bool, typer.Option("--topics/--no-topics", help="Find topic clusters and the map.")]
+ClustererOpt = Annotated[str, typer.Option("--clusterer", help="graph (Louvain, default) or umap-hdbscan.")]
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens.")] = False) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    try:
+        yield
+    except PaperscopeError as exc:
+        typer.echo(f"paperscope: error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+
+
+def stdout():
+    from rich.console import Console
+
+    # Off a terminal rich assumes 80 columns; titles read better a little wider.
+    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 120)
+
+
+def print_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+
+
+def print_problems(problems: list, limit: int = 20) -> None:
+    for problem in problems[:limit]:
+        typer.echo(f"skipped {problem}", err=True)
+    if len(problems) > limit:
+        typer.echo(f"... and {len(problems) - limit:,} more skipped records", err=True)
+
+
+def print_report(report, as_json: bool, verb: str) -> None:
+    print_problems(report.problems)
+    if as_json:
+        print_json(report.to_dict())
+        return
+    typer.echo(
+        f"{verb} {report.index_dir} ({report.version}): {report.papers:,} papers, {report.new_papers:,} new; "
+        f"embedded {report.embedded:,}, reused {report.reused:,} from the index and {report.cached:,} from the cache; "
+        f"{len(report.problems):,} records skipped, {report.duplicates:,} duplicates merged "
+        f"in {report.seconds.get('total', 0):.1f}s"
+    )
+    if report.topics:
+        t = report.topics
+        if "assigned_without_refit" in t:
+            typer.echo(f"topics: {t['assigned_without_refit']:,} papers placed in existing topics (no refit)")
+        else:
+            typer.echo(
+                f"topics: {t['fine_topics']} fine, {t['coarse_topics']} coarse; "
+                f"noise before the outlier policy {t['noise_share']:.0%}, outliers after it {t['outlier_share']:.1%}"
+            )
+        for level, changes in (t.get("changes") or {}).items():
+            parts = [f"{len(changes['kept'])} kept"] + [
+                f"{len(changes[key])} {key}" for key in ("split", "merged", "born", "gone") if changes[key]
+            ]
+            typer.echo(f"  {level} topics vs the previous version: " + ", ".join(parts))
+
+
+def print_hits(hits: list, heading: str) -> None:
+    from rich.table import Table
+
+    table = Table(title=heading, title_justify="left", show_lines=False, expand=False)
+    table.add_column("#", justify="right", style="dim")
+    table.add_column("score", justify="right")
+    table.add_column("id", style="cyan", no_wrap=True)
+    table.add_column("title", overflow="fold", max_width=80)
+    table.add_column("date", no_wrap=True)
+    with_topics = any(hit.topic for hit in hits)
+    if with_topics:
+        table.add_column("topic", style="magenta", max_width=30)
+    for hit in hits:
+        cells = [str(hit.rank), f"{hit.score:.3f}", hit.paper.id, hit.paper.title, hit.paper.date or ""]
+        if with_topics:
+            cells.append(hit.topic["label"] if hit.topic else "")
+        table.add_row(*cells)
+    stdout().print(table)

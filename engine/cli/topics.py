@@ -1,0 +1,123 @@
+"""The topic commands: topics (list, or refit), topic (one topic's papers) and map."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from engine.artifact import DEFAULT_INDEX
+from engine.cli.common import (
+    ClustererOpt,
+    IndexOpt,
+    JsonOpt,
+    LevelOpt,
+    SeedOpt,
+    app,
+    print_hits,
+    print_json,
+    print_report,
+    stdout,
+    user_errors,
+)
+from engine.errors import QueryError, UnknownTopic
+
+
+@app.command("topics")
+def topics_command(
+    index: IndexOpt = DEFAULT_INDEX,
+    level: LevelOpt = "fine",
+    refit: Annotated[bool, typer.Option("--refit", help="Cluster again (topic ids kept where topics match).")] = False,
+    seed: SeedOpt = 42,
+    clusterer: ClustererOpt = "graph",
+    as_json: JsonOpt = False,
+) -> None:
+    """List the topics: id, label, size, keywords and representative papers."""
+    import engine
+    from engine.query import answers
+
+    with user_errors():
+        if refit:
+            from engine.pipeline import build as builder
+            from engine.topics.fit import TopicParams
+
+            report = builder.refit(index, builder.Options(topic_params=TopicParams(seed=seed, clusterer=clusterer)))
+            if not as_json:
+                print_report(report, False, "refitted")
+        with engine.open(index) as ix:
+            found = ix.topics(level)
+            if not found and not ix.has_topics():
+                raise UnknownTopic(f"the index at {index} has no topics: run paperscope topics --refit --index {index}")
+            if as_json:
+                print_json(answers.topics_answer(ix, level))
+                return
+            titles = answers.coarse_labels(ix)
+            _print_topics(found, level, titles, ix)
+
+
+@app.command("topic")
+def topic_command(
+    topic_id: Annotated[int, typer.Argument(help="Topic id (see paperscope topics).")],
+    index: IndexOpt = DEFAULT_INDEX,
+    level: LevelOpt = "fine",
+    k: Annotated[int, typer.Option("-k", help="Papers to show (default: all).")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """A topic's papers, nearest its centre first."""
+    import engine
+    from engine.query import answers
+
+    with user_errors(), engine.open(index) as ix:
+        if as_json:
+            print_json(answers.topic_answer(ix, topic_id, level, k))
+            return
+        found = ix.topic(topic_id, level)
+        hits = ix.topic_papers(topic_id, level)
+        if k > 0:
+            hits = hits[:k]
+    keywords = ", ".join(found.keywords)
+    print_hits(hits, f"{level} topic {found.id}: {found.label} ({found.size} papers) — {keywords}")
+
+
+@app.command("map")
+def map_command(
+    out: Annotated[Path, typer.Option("--out", "-o", help="FILE.html (interactive, offline) or FILE.png.")],
+    index: IndexOpt = DEFAULT_INDEX,
+) -> None:
+    """Write the topic map: an interactive offline HTML page or a PNG picture."""
+    import engine
+    from engine.query import maps
+
+    suffix = out.suffix.lower()
+    with user_errors():
+        if suffix not in {".html", ".png"}:
+            raise QueryError(f"{out}: the map is written as .html or .png")
+        with engine.open(index) as ix:
+            data = ix.map_data()
+            title = f"paperscope topic map: {index} ({len(ix):,} papers, {len(data.fine_topics)} topics)"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        (maps.write_html if suffix == ".html" else maps.write_png)(data, out, title)
+    typer.echo(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+
+
+def _print_topics(found: list, level: str, coarse_titles: dict, ix) -> None:
+    from rich.table import Table
+
+    from engine.query import answers
+
+    table = Table(title=f"{len(found)} {level} topics ({answers.outliers(ix):,} outliers)", title_justify="left")
+    table.add_column("id", justify="right", style="cyan")
+    table.add_column("size", justify="right")
+    table.add_column("label", style="bold magenta", max_width=36)
+    table.add_column("keywords", max_width=50)
+    if level == "fine":
+        table.add_column("within", max_width=30, style="dim")
+    table.add_column("representative paper", max_width=50)
+    for t in found:
+        first = ix.paper(t.representatives[0]).title if t.representatives and t.representatives[0] in ix else ""
+        cells = [str(t.id), str(t.size), t.label, ", ".join(t.keywords[:6])]
+        if level == "fine":
+            cells.append(coarse_titles.get(t.parent, "") if t.parent is not None else "")
+        table.add_row(*cells, first)
+    stdout().print(table)

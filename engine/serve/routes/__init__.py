@@ -1,0 +1,1 @@
+"""The endpoints, one router per subject; :func:`engine.serve.api.create_app` mounts them."""

@@ -1,0 +1,31 @@
+"""``/api/health``: whether the index answers, and which version (no token needed)."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Request
+
+from engine.serve.deps import Index
+
+router = APIRouter(tags=["index"])
+
+
+@router.get("/api/health")
+def health(request: Request, ix: Index) -> dict:
+    """Whether the index answers, and which version."""
+    state = request.app.state
+    counts = (ix.manifest.get("topics") or {}) if ix.has_topics() else {}
+    return {
+        "status": "ok",
+        "name": state.live.path.name,
+        "version": ix.manifest["version"],
+        "papers": len(ix),
+        "fine_topics": counts.get("fine_topics", 0),
+        "coarse_topics": counts.get("coarse_topics", 0),
+        "index_type": (ix.manifest.get("index") or {}).get("type"),
+        "backend": ix.manifest["model"].get("backend"),
+        "topics": ix.has_topics(),
+        "token_required": state.token is not None,
+        "uptime_s": round(time.time() - state.started, 1),
+    }

@@ -1,0 +1,57 @@
+"""The topics, one topic's papers, and the topic map."""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
+
+from engine.errors import UnknownTopic
+from engine.query import answers
+from engine.serve.deps import Index, Level, authorized
+
+router = APIRouter(tags=["topics"], dependencies=[Depends(authorized)])
+
+
+@router.get("/api/topics")
+def topics(ix: Index, level: Level = "fine", papers: bool = True) -> dict:
+    """Every topic with its label, keywords, representatives and (unless
+    ``papers=false``) its members' ids."""
+    if not ix.has_topics():
+        raise UnknownTopic("this index has no topics: run paperscope topics --refit")
+    return answers.topics_answer(ix, level, members=papers)
+
+
+@router.get("/api/topics/{topic_id}")
+def topic(
+    topic_id: Annotated[int, PathParam(ge=-1, le=1_000_000)],
+    ix: Index,
+    level: Level = "fine",
+    k: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> dict:
+    """One topic and its papers, nearest its centre first."""
+    return answers.topic_answer(ix, topic_id, level, k)
+
+
+@router.get("/api/map")
+def topic_map(request: Request, ix: Index) -> dict:
+    """Every paper's map position and topics, column by column, and the topics' centres."""
+    return request.app.state.maps.get(ix)
+
+
+class MapCache:
+    """The map answer of each version, built once (it is the largest answer: ~10 MB at 87k)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._version: str | None = None
+        self._answer: dict | None = None
+
+    def get(self, ix) -> dict:
+        version = ix.manifest["version"]
+        with self._lock:
+            if self._version != version:
+                self._answer, self._version = answers.map_answer(ix), version
+            return self._answer
