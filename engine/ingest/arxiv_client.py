@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 DEFAULT_API_URL = "http://export.arxiv.org/api/query"
 MAX_PAGE_SIZE = 2000  # arXiv's limit on max_results per request
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_RESPONSE_BYTES = 64 << 20  # a page of 2,000 entries is ~5 MB
 
 
 def user_agent() -> str:
@@ -157,7 +158,9 @@ class ArxivClient:
         request = urllib.request.Request(url, headers={"User-Agent": user_agent(), "Accept": "application/atom+xml"})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                body = response.read()
+                body = response.read(MAX_RESPONSE_BYTES + 1)
+            if len(body) > MAX_RESPONSE_BYTES:
+                raise ArxivRefused(f"{url}: the answer is over {MAX_RESPONSE_BYTES:,} bytes")
         except urllib.error.HTTPError as exc:
             return self._http_error(url, exc)
         except (OSError, http.client.HTTPException) as exc:  # refused, reset, timed out, cut short

@@ -51,6 +51,10 @@ _ERROR_ID = re.compile(r"^https?://(?:export\.)?arxiv\.org/api/errors")
 # An Atom feed root within the first bytes: <feed xmlns="http://www.w3.org/2005/Atom" ...>
 _SNIFF = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?feed\b[^>]*http://www\.w3\.org/2005/Atom", re.DOTALL)
 _CHUNK = 1 << 16
+# Bounds checked while parsing (expat keeps no tree, so these bound our own memory): a
+# feed nests 4 levels (feed, entry, author, name); an abstract is a few kB.
+MAX_DEPTH = 16
+MAX_TEXT_CHARS = 1 << 20
 
 
 class FeedRefused(Exception):
@@ -136,6 +140,7 @@ class _FeedParser:
         self.source = source
         self.result = Feed()
         self.stack: list[tuple[str, list[str]]] = []  # (element, its text pieces)
+        self.sizes: list[int] = []  # characters of text held by each element of the stack
         self.fields: dict[str, object] | None = None  # the entry being read
         self.parser = expat.ParserCreate(namespace_separator=_SEP)
         self.parser.buffer_text = True
@@ -165,6 +170,8 @@ class _FeedParser:
 
     def _start(self, name: str, attrs: dict[str, str]) -> None:
         depth = len(self.stack)
+        if depth >= MAX_DEPTH:
+            raise FeedRefused(f"elements nested deeper than {MAX_DEPTH} levels")
         if depth == 0 and name != _FEED:
             raise FeedRefused(f"not an Atom feed: the root element is <{name.split(_SEP)[-1]}>")
         if depth == 1 and name == _ENTRY:
@@ -175,13 +182,18 @@ class _FeedParser:
             elif name == _CATEGORY and attrs.get("term"):
                 self.fields["categories"].append(attrs["term"])
         self.stack.append((name, []))
+        self.sizes.append(0)
 
     def _text(self, data: str) -> None:
         if self.stack:
+            self.sizes[-1] += len(data)
+            if self.sizes[-1] > MAX_TEXT_CHARS:
+                raise FeedRefused(f"an element holds over {MAX_TEXT_CHARS:,} characters of text")
             self.stack[-1][1].append(data)
 
     def _end(self, name: str) -> None:
         _, pieces = self.stack.pop()
+        self.sizes.pop()
         depth, text = len(self.stack), "".join(pieces)
         if depth == 1 and name in _COUNTS:
             setattr(self.result, _snake(_COUNTS[name]), _int_or_none(text))

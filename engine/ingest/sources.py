@@ -11,7 +11,10 @@ Formats (detected from content, not from the file name):
 * a folder holding any of these, read recursively in sorted order.
 
 A bad record is reported as a :class:`~engine.papers.Problem` and skipped; the valid
-records around it are kept.
+records around it are kept. Size and nesting are bounded before anything is parsed: a
+line over ``MAX_LINE_BYTES`` is skipped without being held in memory, and a JSON line
+nested deeper than ``MAX_JSON_DEPTH`` is refused before the decoder (which recurses)
+sees it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from itertools import accumulate
 from pathlib import Path
 
 from engine.errors import InputError, RecordError
@@ -30,6 +34,11 @@ from engine.ingest import atom
 from engine.papers import Paper, Problem, deduplicate, make_paper
 
 _GZIP_MAGIC = b"\x1f\x8b"
+MAX_LINE_BYTES = 1 << 20  # a record is a few kB; the largest real one is far below this
+MAX_JSON_DEPTH = 32  # records nest 2 levels (versions: a list of objects)
+_JSON_ESCAPE = re.compile(r"\\.")
+_JSON_STRING = re.compile(r'"[^"]*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]")
 _DIGEST_HEADER = re.compile(r"^#\s*ArXiv\s+(\S+)\s+--\s*(.+?)\s*$")
 _DIGEST_ENTRY = re.compile(
     r"^###\s*(\d+)\.\s*(.*?)\s*\[\s*:arrow_down:\s*\]\(\s*https?://arxiv\.org/pdf/(\S+?)(?:\.pdf)?\s*\)\s*$"
@@ -90,12 +99,28 @@ def _input_files(path: Path) -> list[Path]:
 _SNIFF_LINES = 50
 
 
-def _open_text_lines(path: Path) -> Iterator[bytes]:
+def _open_text_lines(path: Path) -> Iterator[bytes | None]:
+    """The lines of a (possibly gzipped) file; None for a line over ``MAX_LINE_BYTES``,
+    whose bytes are read past in bounded pieces, never held whole."""
     with path.open("rb") as raw:
         gz = raw.read(2) == _GZIP_MAGIC
     opener = gzip.open if gz else open
     with opener(path, "rb") as handle:
-        yield from handle
+        while line := handle.readline(MAX_LINE_BYTES + 1):
+            if len(line) <= MAX_LINE_BYTES:
+                yield line
+                continue
+            while line and not line.endswith(b"\n"):
+                line = handle.readline(MAX_LINE_BYTES)
+            yield None
+
+
+def json_depth(line: str) -> int:
+    """How deep the arrays and objects of a JSON text nest, counted without parsing
+    (escapes dropped, then strings, then everything but brackets): linear time, no
+    recursion, whatever the input."""
+    skeleton = _NOT_BRACKET.sub("", _JSON_STRING.sub("", _JSON_ESCAPE.sub("", line)))
+    return max(accumulate(1 if c in "[{" else -1 for c in skeleton), default=0)
 
 
 def detect_format(path: Path) -> str | None:
@@ -108,7 +133,7 @@ def detect_format(path: Path) -> str | None:
     seen = 0
     try:
         for line in _open_text_lines(path):
-            stripped = line.strip()
+            stripped = (line or b"").strip()
             if not stripped:
                 continue
             if seen == 0 and stripped.startswith(b"#"):
@@ -155,6 +180,9 @@ def _decoded_lines(path: Path) -> Iterator[tuple[int, str | Problem]]:
     """Numbered lines of a (possibly gzipped) file; undecodable lines become problems."""
     try:
         for number, raw in enumerate(_open_text_lines(path), start=1):
+            if raw is None:
+                yield number, Problem(str(path), number, f"line is over {MAX_LINE_BYTES:,} bytes: skipped")
+                continue
             try:
                 yield number, raw.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError as exc:
@@ -249,6 +277,9 @@ def read_jsonl(path: Path) -> Iterator[Paper | Problem]:
             yield line
             continue
         if not line.strip():
+            continue
+        if line.count("[") + line.count("{") > MAX_JSON_DEPTH and json_depth(line) > MAX_JSON_DEPTH:
+            yield Problem(source, number, f"JSON nested deeper than {MAX_JSON_DEPTH} levels: skipped")
             continue
         try:
             record = json.loads(line)
