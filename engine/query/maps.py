@@ -5,6 +5,8 @@ static PNG (matplotlib).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -120,15 +122,44 @@ def write_html(data: MapData, path: Path, title: str) -> None:
     page_data["names"] = {str(k): v for k, v in names.items()}
     page_data["group"] = [int(g) for g in groups]
     page_data["outlier_colour"] = OUTLIER_COLOUR
-    template = (resources.files("engine.query") / "templates" / "map.html").read_text(encoding="utf-8")
+    templates = resources.files("engine.query") / "templates"
+    template = (templates / "map.html").read_text(encoding="utf-8")
+    scripts = {"PLOTLY_JS": get_plotlyjs(), "MAP_JS": (templates / "map.js").read_text(encoding="utf-8")}
     values = {
         "TITLE": _escape_html(title),
-        "PLOTLY_JS": get_plotlyjs(),
-        "DATA": json.dumps(page_data, ensure_ascii=False).replace("</", "<\\/"),
+        "CSP": content_security_policy(scripts.values()),
+        **scripts,
+        "DATA": json_for_html(page_data),
     }
     # One pass, so nothing inserted (a title, plotly.js) is itself rescanned.
-    html = re.sub(r"__(TITLE|PLOTLY_JS|DATA)__", lambda m: values[m.group(1)], template)
+    html = re.sub(r"__(TITLE|CSP|PLOTLY_JS|MAP_JS|DATA)__", lambda m: values[m.group(1)], template)
     path.write_text(html, encoding="utf-8")
+
+
+def json_for_html(data: object) -> str:
+    """JSON that is inert inside an HTML ``<script>`` element: ``<``, ``>`` and ``&`` as
+    ``\\u`` escapes, so no ``</script>``, ``<!--`` or ``<script`` in a title can end
+    the element or change how the HTML parser reads it; U+2028/U+2029 too, for old
+    JavaScript parsers. ``JSON.parse`` reads it back unchanged."""
+    text = json.dumps(data, ensure_ascii=False)
+    for char in "<>&\u2028\u2029":
+        text = text.replace(char, f"\\u{ord(char):04x}")
+    return text
+
+
+def content_security_policy(inline_scripts) -> str:
+    """A page that runs only its own inline scripts (by hash), loads nothing from
+    anywhere, and cannot be re-based or post forms: safe to open from disk or a mail.
+    'unsafe-eval' stays: plotly's WebGL scatter compiles its draw calls with ``new
+    Function`` (regl), and without it the map shows "WebGL is not supported" (checked
+    in Chromium); injected markup still cannot run, since inline scripts need a hash."""
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(s.encode("utf-8")).digest()).decode() + "'" for s in inline_scripts
+    )
+    return (
+        f"default-src 'none'; script-src {hashes} 'unsafe-eval'; style-src 'unsafe-inline'; img-src data: blob:; "
+        "base-uri 'none'; form-action 'none'"
+    )
 
 
 def _escape_html(text: str) -> str:
