@@ -70,6 +70,7 @@ INSERT = f"INSERT INTO papers ({_COLUMNS}) VALUES ({','.join('?' * 13)})"
 UPSERT = INSERT.replace("INSERT", "INSERT OR REPLACE", 1)  # a row rewritten or appended by add
 
 
+_VERSION_NAME = re.compile(r"v\d{6}")
 _INDEX_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -86,15 +87,33 @@ def index_in(root: str | Path, name: str) -> Path:
     return path
 
 
+def read_pointer(index_dir: Path) -> str | None:
+    """The name of the live version ``CURRENT`` points to; None when there is no
+    ``CURRENT``. A pointer that is not a link to a version name is damage, reported as
+    such (and never taken as "no live version", which would let a writer tidy every
+    version away as unpublished)."""
+    pointer = Path(index_dir) / CURRENT
+    if not pointer.is_symlink():
+        if pointer.exists() or os.path.lexists(pointer):
+            raise IndexCorrupt(
+                f"{pointer}: not a link to a version; point it at the live one, e.g. ln -sfn v000001 {pointer}"
+            )
+        return None
+    target = os.readlink(pointer)
+    if not _VERSION_NAME.fullmatch(target):
+        raise IndexCorrupt(f"{pointer}: points to {target[:80]!r}, not to a version folder (vNNNNNN)")
+    return target
+
+
 def resolve_version(index_dir: Path) -> Path:
     """The folder of the live version of an index (or the folder itself if it is one)."""
     index_dir = Path(index_dir)
     if (index_dir / MANIFEST).is_file():
         return index_dir
-    pointer = index_dir / CURRENT
-    if not pointer.is_symlink() and not pointer.exists():
+    name = read_pointer(index_dir)
+    if name is None:
         raise IndexNotFound(f"no index at {index_dir} (build one with: paperscope build FILES --index {index_dir})")
-    version = index_dir / os.readlink(pointer)
+    version = index_dir / name
     if not (version / MANIFEST).is_file():
         raise IndexCorrupt(f"{version}: the current version has no {MANIFEST}")
     return version

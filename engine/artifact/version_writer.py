@@ -32,6 +32,7 @@ from engine.artifact.store import (
     UPSERT,
     VECTORS,
     paper_record,
+    read_pointer,
 )
 from engine.errors import IndexBusy
 from engine.fsutil import exclusive_lock, fsync_path
@@ -211,10 +212,10 @@ def _latest_version_number(index_dir: Path) -> int:
 
 
 def _current_number(index_dir: Path) -> int:
-    try:
-        return int(os.readlink(index_dir / CURRENT)[1:])
-    except (OSError, ValueError):
-        return 0
+    """The live version's number; 0 before the first publish. A damaged pointer stops
+    the writer (IndexCorrupt): guessing would let it remove versions as unpublished."""
+    name = read_pointer(index_dir)
+    return int(name[1:]) if name else 0
 
 
 def remove_leftovers(index_dir: Path) -> None:

@@ -228,3 +228,23 @@ def test_published_files_are_read_only(base_index: Path) -> None:
     version = store.resolve_version(base_index)
     for path in version.iterdir():
         assert path.stat().st_mode & 0o222 == 0, path
+
+
+def test_a_current_pointer_replaced_by_a_file_is_named_and_loses_nothing(base_index: Path, tmp_path: Path) -> None:
+    """``CURRENT`` turned into a regular file: every command says so in one line (no
+    OSError traceback), and a writer refuses rather than tidying every version away as
+    unpublished."""
+    index = _copy(base_index, tmp_path / "pointer")
+    versions = sorted(p.name for p in index.iterdir() if p.name.startswith("v"))
+    (index / "CURRENT").unlink()
+    (index / "CURRENT").write_text("v000001\n")
+    for command in (["verify"], ["search", "galaxy"], ["info"], ["add", str(GA_DIGEST_2)]):
+        done = subprocess.run(
+            [sys.executable, "-m", "engine.cli", *command, "--index", str(index)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 2, (command, done.stderr)
+        assert "CURRENT: not a link to a version" in done.stderr and "Traceback" not in done.stderr
+    assert sorted(p.name for p in index.iterdir() if p.name.startswith("v")) == versions
