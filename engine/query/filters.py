@@ -7,6 +7,7 @@ filter still returns k papers when k exist, instead of filtering a short list af
 
 from __future__ import annotations
 
+import datetime
 import re
 from dataclasses import dataclass
 
@@ -58,8 +59,10 @@ def _date_bound(value: str | None, name: str, last: bool) -> str | None:
     if not match:
         raise QueryError(f"{name} must be a date like 2025, 2025-06 or 2025-06-15, not {value!r}")
     year, month, day = match.group(1), match.group(3), match.group(5)
-    if (month and not 1 <= int(month) <= 12) or (day and not 1 <= int(day) <= 31):
-        raise QueryError(f"{name} {value!r} is not a calendar date")
+    try:  # the calendar decides: 2025-02-30 and 2025-13 are not dates
+        datetime.date(int(year), int(month or 1), int(day or 1))
+    except ValueError:
+        raise QueryError(f"{name} {value!r} is not a calendar date") from None
     fill = ("12", "31") if last else ("01", "01")
     return f"{year}-{month or fill[0]}-{day or fill[1]}"  # ISO strings compare like dates
 
