@@ -84,10 +84,11 @@ def print_report(report, as_json: bool, verb: str) -> None:
         print_json(report.to_dict())
         return
     typer.echo(
-        f"{verb} {report.index_dir} ({report.version}): {report.papers:,} papers, {report.new_papers:,} new; "
-        f"embedded {report.embedded:,}, reused {report.reused:,} from the index and {report.cached:,} from the cache; "
-        f"{len(report.problems):,} records skipped, {report.duplicates:,} duplicates merged "
-        f"in {report.seconds.get('total', 0):.1f}s"
+        f"{verb} {report.index_dir} ({report.version}): {report.papers:,} papers; "
+        f"read {report.read:,}: {report.new_papers:,} new, {report.replaced:,} replaced by a newer copy, "
+        f"{report.unchanged:,} already indexed; vectors: {report.embedded:,} embedded, {report.cached:,} from the "
+        f"cache, {report.reused:,} kept from the index; {len(report.problems):,} records skipped, "
+        f"{report.duplicates:,} duplicates merged, in {report.seconds.get('total', 0):.1f}s"
     )
     if report.topics:
         t = report.topics

@@ -70,7 +70,8 @@ def add(inputs: Sequence[str | Path], index_dir: str | Path, options: Options | 
         previous = store.Artifact.open(report.index_dir)
         try:
             changes = update.plan(previous, parsed)
-            report.new_papers = len(changes.appended)
+            report.new_papers, report.replaced = len(changes.appended), len(changes.rewritten)
+            report.unchanged = report.read - report.new_papers - report.replaced
             if not changes.rewritten and not changes.appended:  # nothing new: no new version
                 version_writer.remove_leftovers(report.index_dir)  # but tidy up as any writer does
                 report.version, report.papers = previous.path.name, changes.existing
@@ -116,6 +117,7 @@ def _parse(inputs: Sequence[str | Path], index_dir: Path) -> tuple[BuildReport, 
     report = BuildReport(index_dir)
     with report.stage("parse"):
         parsed = read_papers(*inputs)
+    report.read = len(parsed.papers)
     report.problems, report.duplicates = parsed.problems, parsed.duplicates
     return report, parsed.papers
 

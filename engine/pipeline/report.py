@@ -38,13 +38,20 @@ RECORDED_LIBRARIES = (
 
 @dataclass
 class BuildReport:
+    """What a run did. The counts add up: of the ``read`` papers (after duplicates in
+    the inputs were merged), ``new_papers + replaced + unchanged == read``; and every
+    paper of the version got its vector one way, ``embedded + cached + reused == papers``."""
+
     index_dir: Path
     version: str = ""
-    papers: int = 0
-    new_papers: int = 0
-    embedded: int = 0
-    reused: int = 0
-    cached: int = 0
+    papers: int = 0  # in the version written (or kept)
+    read: int = 0  # distinct papers read from the inputs
+    new_papers: int = 0  # read, and not in the live version before
+    replaced: int = 0  # read, and written over an indexed copy (a newer version of it)
+    unchanged: int = 0  # read, and already indexed as they are (or an older copy)
+    embedded: int = 0  # vectors computed by the model
+    reused: int = 0  # vectors kept from the live version
+    cached: int = 0  # vectors from the embedding cache
     duplicates: int = 0
     problems: list[Problem] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -64,7 +71,10 @@ class BuildReport:
     def manifest_section(self) -> dict:
         """The manifest's ``build`` figures."""
         return {
+            "read": self.read,
             "new_papers": self.new_papers,
+            "replaced": self.replaced,
+            "unchanged": self.unchanged,
             "embedded": self.embedded,
             "reused_from_index": self.reused,
             "from_cache": self.cached,

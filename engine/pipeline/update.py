@@ -75,7 +75,7 @@ def grow(
             else None
         )
     report.embedded, report.cached = (done.embedded, done.cached) if done else (0, 0)
-    report.reused = changes.existing - len(changes.rewritten)
+    report.reused = changes.existing - len(changes.text_changed)  # rows whose text, so vector, stays
     hashes = [text_hash(paper.text) for _, paper in records]
     fresh = np.zeros((len(records), previous.vectors.shape[1]), dtype=np.float32)
     if done is not None:

@@ -137,3 +137,23 @@ def test_help_lists_every_command() -> None:
     assert done.returncode == 0
     for command in ("build", "add", "search", "related", "info", "demo"):
         assert command in done.stdout
+
+
+def test_add_counts_add_up(tmp_path: Path) -> None:
+    """Adding a listing whose papers are partly indexed already says so: read = new +
+    replaced + already indexed, and every paper's vector is accounted for."""
+    index = tmp_path / "ix"
+    assert run("build", str(GA_DIGEST_1), "--index", str(index), "--no-topics").returncode == 0
+    both = tmp_path / "both"
+    both.mkdir()
+    shutil.copy(GA_DIGEST_1, both / "a.md")
+    shutil.copy(GA_DIGEST_2, both / "b.md")
+    done = run("add", str(both), "--index", str(index), "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["unchanged"] > 0 and report["new_papers"] > 0
+    assert report["read"] == report["new_papers"] + report["replaced"] + report["unchanged"]
+    assert report["papers"] == report["embedded"] + report["from_cache"] + report["reused_from_index"]
+    text = run("add", str(both), "--index", str(index))
+    assert text.returncode == 0 and f"read {report['read']:,}: 0 new, 0 replaced" in text.stdout
+    assert f"{report['read']:,} already indexed" in text.stdout
