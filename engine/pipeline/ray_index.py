@@ -1,6 +1,6 @@
 """The IVF index of a ``build --ray``, built by Ray tasks: each embedding shard is
 added to its own copy of the trained index on whichever node has room, and the driver
-merges the copies on disk (:func:`engine.artifact.vectors.ivf_from_shards`). Runs
+merges the copies on disk (:meth:`engine.artifact.vectors.IVFIndex.from_shards`). Runs
 inside the Ray session the embedding stage started (:func:`engine.embedding.ray_embed.session`).
 """
 

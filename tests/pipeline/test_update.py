@@ -76,9 +76,9 @@ def test_add_grows_each_index_type_like_a_fresh_build(tmp_path: Path, corpus_rec
         new_vector = make_embedder(bundled_model(), "static").embed([paper.text])[0]
         np.testing.assert_allclose(artifact.vectors[row], new_vector, atol=1e-6)
         # every paper, old, new or rewritten, is its own nearest neighbour in the grown index
-        faiss_index = vectors.load_index(artifact.faiss_path, len(artifact.vectors), spec)
+        faiss_index = vectors.VectorIndex.load(artifact.faiss_path, len(artifact.vectors), spec)
         probe = np.r_[0:10, 5, 240 : len(corpus_records)]
-        _, found = vectors.search(faiss_index, artifact.vectors[probe], 1, rerank_with=artifact.row_reader, spec=spec)
+        _, found = faiss_index.search(artifact.vectors[probe], 1, rerank_with=artifact.row_reader)
         assert (found[:, 0] == probe).mean() >= 0.95
         assert found[probe == 5][0, 0] == 5
     finally:
