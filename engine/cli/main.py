@@ -86,17 +86,45 @@ def info(index: IndexOpt = DEFAULT_INDEX, as_json: JsonOpt = False) -> None:
 @app.command()
 def serve(
     index: IndexOpt = DEFAULT_INDEX,
-    host: Annotated[str, typer.Option(help="Address to bind; other than loopback needs a token.")] = "127.0.0.1",
+    host: Annotated[
+        str,
+        typer.Option(
+            help="Address to bind; other than loopback needs a token. Requests must name the server in their "
+            "Host header: localhost, 127.0.0.1, [::1], this address, or an --allow-host name. A wildcard "
+            "(0.0.0.0, ::) names no host: add the names clients use with --allow-host."
+        ),
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
     token: Annotated[
         str | None, typer.Option(envvar="PAPERSCOPE_TOKEN", help="Clients must send Authorization: Bearer TOKEN.")
     ] = None,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-host",
+            metavar="NAME",
+            help="Also answer requests for this host name or address (repeatable), e.g. the machine's name.",
+        ),
+    ] = None,
+    verify_every: Annotated[
+        str | None,
+        typer.Option(
+            metavar="DURATION",
+            help="Re-run verify's full check on the live version this often (90s, 30m, 1h; off by default); "
+            "a version found damaged is dropped for the newest older one that verifies.",
+        ),
+    ] = None,
+    exit_with_parent: Annotated[bool, typer.Option(hidden=True)] = False,  # server_process(): see there
 ) -> None:
-    """Serve the HTTP API and the web page (search, papers, recommendations, topic map)."""
+    """Serve the HTTP API and the web page (search, papers, recommendations, topic map).
+
+    SIGTERM or SIGINT stops it (exit 0). From a wrapper script, start it with exec, or signal the script's process group: a shell does not pass a signal on to its child."""
+    from engine.serve.server import parse_duration
     from engine.serve.server import serve as run_server
 
     with user_errors():
-        run_server(index, host, port, token)
+        every = parse_duration(verify_every) if verify_every else None
+        run_server(index, host, port, token, allow_host or (), every, exit_with_parent)
 
 
 if __name__ == "__main__":

@@ -8,15 +8,20 @@ functions, which FastAPI runs on its thread pool; FAISS, ONNX Runtime and SQLite
 (serialized mode) are safe to share across them.
 
 Every request is bounded: k, query length, example papers, body size (an ASGI guard,
-so an oversized body is refused before it is read). Errors are JSON,
+so an oversized body is refused before it is read), and so is the number being worked
+on at once. Errors are JSON,
 ``{"error": message}``, with the status each error class names (:mod:`engine.errors`).
 With a token, every ``/api`` call but ``/api/health`` needs ``Authorization: Bearer TOKEN``.
+Only requests whose Host header names this server are answered, and every answer
+carries a strict Content-Security-Policy; the guards and the policy are in
+:mod:`engine.serve.guards`.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -29,39 +34,49 @@ from starlette.exceptions import HTTPException
 from engine.errors import PaperscopeError
 from engine.query.live import LiveIndex
 from engine.serve.deps import MAX_BODY_BYTES
-from engine.serve.guards import BodyLimit
+from engine.serve.guards import (
+    LOOPBACK_NAMES,
+    SAFETY_HEADERS,
+    BodyLimit,
+    InFlightLimit,
+    SecurityHeaders,
+    TrustedHosts,
+)
 from engine.serve.routes import health, page, papers, search, topics
 
 log = logging.getLogger(__name__)
 
+MAX_IN_FLIGHT = 64  # whole requests being worked on at once (until their answer starts); more get 503
 
-def create_app(index: str | Path | LiveIndex, token: str | None = None) -> FastAPI:
+
+def create_app(
+    index: str | Path | LiveIndex, token: str | None = None, hosts: Iterable[str] = LOOPBACK_NAMES
+) -> FastAPI:
     """The app for one index (a folder, or a LiveIndex already open). ``token``: when
-    given, ``/api`` calls other than health need ``Authorization: Bearer <token>``."""
+    given, ``/api`` calls other than health need ``Authorization: Bearer <token>``.
+    ``hosts``: the names a request's Host header may give (any port)."""
     app = FastAPI(
         title="paperscope",
         summary="Semantic search, related papers, recommendations and topics over arXiv papers.",
         version=_version(),
+        docs_url=None,  # FastAPI's /docs loads Swagger UI from a CDN with an inline script:
+        redoc_url=None,  # routes/page.py serves it from the installed package instead
     )
     app.state.live = index if isinstance(index, LiveIndex) else LiveIndex(index)
     app.state.token = token
     app.state.started = time.time()
     app.state.maps = topics.MapCache()
     _answer_errors_as_json(app)
-
-    @app.middleware("http")
-    async def safety_headers(request: Request, call_next):
-        response = await call_next(request)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["X-Frame-Options"] = "DENY"
-        return response
-
     for module in (health, search, papers, topics, page):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(page.WEB)), name="static")
+    # The last added is the outermost: headers on everything, then the Host check,
+    # the body limit, and only then a place among the requests in flight.
     app.add_middleware(GZipMiddleware, minimum_size=2048)
+    app.add_middleware(InFlightLimit, limit=MAX_IN_FLIGHT)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(TrustedHosts, names=hosts)
+    app.add_middleware(SecurityHeaders, headers=SAFETY_HEADERS)
     return app
 
 
@@ -84,7 +99,9 @@ def _answer_errors_as_json(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("%s %s failed", request.method, request.url.path)
-        return JSONResponse({"error": "internal error (logged on the server)"}, status_code=500)
+        # Starlette answers this one outside every middleware, SecurityHeaders included.
+        body = {"error": "internal error (logged on the server)"}
+        return JSONResponse(body, status_code=500, headers=SAFETY_HEADERS)
 
 
 def _validation_message(exc: RequestValidationError) -> str:

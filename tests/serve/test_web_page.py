@@ -395,3 +395,52 @@ def test_a_token_from_the_url_is_kept_and_sent(browser: sync_api.Browser, corpus
             web.assert_clean(allowed_errors=("status of 401",))
         finally:
             context.close()
+
+
+CSP_WATCH = """document.addEventListener('securitypolicyviolation', e =>
+    window.reportViolation(`${e.effectiveDirective} blocked ${e.blockedURI || 'inline'} at ${e.sourceFile}:${e.lineNumber}`));"""
+
+
+def test_the_page_and_docs_work_under_the_content_security_policy(
+    browser: sync_api.Browser, served_corpus: str
+) -> None:
+    """The page (search, a paper, the WebGL map) and /docs (Swagger UI from the installed
+    package, an operation run from it) under the policy the server sends: Chromium
+    reports no violation, and nothing is fetched from another host (no CDN)."""
+    context, web = _watch(browser, served_corpus)
+    violations: list[str] = []
+    context.expose_binding("reportViolation", lambda source, text: violations.append(text))
+    context.add_init_script(CSP_WATCH)
+    page = web.page
+    try:
+        response = page.goto(served_corpus + "/")
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+        page.wait_for_selector("body[data-ready=true]")
+        _search(page, QUERY)
+        page.locator("[data-testid=result-title]").first.click()
+        page.wait_for_selector("[data-testid=related-list]")
+        page.get_by_test_id("tab-map").click()
+        page.wait_for_selector("#map[data-state=ready]")
+        drawn = page.evaluate("document.querySelectorAll('#map canvas').length")
+        points = page.evaluate("document.getElementById('map').data[0].x.length")
+        assert drawn > 0 and points == _api(served_corpus, "/api/health")["papers"]
+
+        response = page.goto(served_corpus + "/docs")
+        assert "'unsafe-eval'" not in response.headers["content-security-policy"]
+        page.wait_for_selector(".opblock")
+        paths = page.locator(".opblock-summary-path").all_inner_texts()
+        schema = _api(served_corpus, "/openapi.json")
+        assert sorted(p.replace("\u200b", "") for p in paths) == sorted(
+            path for path, methods in schema["paths"].items() for _ in methods
+        )
+        health = page.locator("#operations-index-health_api_health_get")
+        health.locator(".opblock-summary").click()
+        health.locator("button.try-out__btn").click()
+        health.locator("button.execute").click()
+        status = health.locator(".live-responses-table tr.response .response-col_status")
+        status.wait_for()
+        assert status.inner_text().strip() == "200"
+        assert violations == [], violations
+        web.assert_clean()
+    finally:
+        context.close()

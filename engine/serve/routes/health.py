@@ -1,4 +1,5 @@
-"""``/api/health``: whether the index answers, and which version (no token needed)."""
+"""``/api/health``: whether the index answers, which version, and how its last full
+check went (no token needed)."""
 
 from __future__ import annotations
 
@@ -28,4 +29,9 @@ def health(request: Request, ix: Index) -> dict:
         "topics": ix.has_topics(),
         "token_required": state.token is not None,
         "uptime_s": round(time.time() - state.started, 1),
+        # serve --verify-every: the last full check ({at, version, sound, problems}; null
+        # when off), and the versions not used (damaged, or failed to open). Why is in
+        # the server's log: the reasons name files, and health needs no token.
+        "verified": state.live.verified,
+        "rejected": sorted(state.live.rejected),
     }
