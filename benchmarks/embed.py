@@ -2,7 +2,8 @@
 """Batch embedding: the naive sentence-transformers call against every backend.
 
     python benchmarks/embed.py [--data ../shared/data] [--n 2000] [--json OUT]
-                               [--rounds 8] [--ghz 4.0] [--profile]
+                               [--rounds 8] [--ghz 4.0] [--profile] [--modes quiet,loaded]
+                               [--backends a,b,...] [--task-check] [--write-task-check]
 
 N real abstracts, spread evenly over arxiv-87k.jsonl.gz (every field, every month).
 All variants run in one process, interleaved: the texts are cut into ``--rounds``
@@ -19,6 +20,14 @@ only that variant and embeds 512 abstracts. Also: measured GEMM ceilings (the be
 large matrix product reaches here), query latency p50/p95 per backend, the cold
 start of a query process, which backend ``auto`` chose, and with ``--profile`` where
 ONNX Runtime spends its time (per operator type).
+
+``--modes quiet,loaded`` times every variant twice in the same run: quiet, and
+``loaded``, beside one competing CPU-bound process (a single-threaded loop of float
+work started before the timing and stopped after it), which is how a build fares next
+to the server or other work. ``--task-check`` scores each variant's vectors on the
+related-papers task (CSFCube dev half, NDCG@20, see benchmarks/csfcube.py);
+``--write-task-check`` writes the figures to engine/data/task-check.json, which
+``auto`` reads: a backend more than 0.005 below the fp32 reference is never chosen.
 """
 
 from __future__ import annotations
@@ -36,8 +45,29 @@ from pathlib import Path
 import numpy as np
 from common import DEFAULT_DATA, ROOT, write_json
 
-BACKENDS = ["torch-fp32", "torch-bf16", "onnx-fp32", "onnx-int8", "static"]
-FORMAT_OF = {"naive": "fp32", "torch-fp32": "fp32", "torch-bf16": "bf16", "onnx-fp32": "fp32", "onnx-int8": "int8"}
+BACKENDS = [
+    "torch-fp32",
+    "torch-bf16",
+    "onnx-fp32",
+    "onnx-int8",
+    "openvino-fp32",
+    "openvino-bf16",
+    "openvino-int8",
+    "openvino-wint8",
+    "static",
+]
+FORMAT_OF = {
+    "naive": "fp32",
+    "torch-fp32": "fp32",
+    "torch-bf16": "bf16",
+    "onnx-fp32": "fp32",
+    "onnx-int8": "int8",
+    "openvino-fp32": "fp32",
+    "openvino-bf16": "bf16",
+    "openvino-int8": "int8",
+    "openvino-wint8": "int8",
+}
+BURNER = "import numpy as np\na = np.random.rand(256, 256)\nwhile True:\n    a = np.tanh(a @ a.T / 256)"
 FLOP_PER_CYCLE = {"fp32": 64, "bf16": 128, "int8": 256}  # per core: 2 x 512-bit FMA pipes
 QUERIES = [
     "graph neural networks for molecules",
@@ -197,6 +227,62 @@ def onnx_profile(texts: list[str], precision: str = "int8") -> dict:
     return {op: round(us / whole, 4) for op, us in sorted(totals.items(), key=lambda kv: -kv[1]) if us / whole >= 0.001}
 
 
+class Burner:
+    """One competing CPU-bound process (single-threaded float work) for the loaded mode."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled, self.process = enabled, None
+
+    def __enter__(self) -> Burner:
+        if self.enabled:
+            env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+            self.process = subprocess.Popen([sys.executable, "-c", BURNER], env=env)
+            time.sleep(1.0)  # let it reach full speed before the timing starts
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+
+
+def usable(names: list[str]) -> list[str]:
+    """The variants this machine can run (bf16 needs native bf16)."""
+    from engine.embedding import hardware
+
+    return [n for n in names if not n.endswith("bf16") or hardware.has_bf16()]
+
+
+def task_check(data: Path, embedders: dict) -> dict:
+    """Related-paper NDCG@20 on CSFCube's dev half for each variant's vectors."""
+    import csfcube
+
+    cube = csfcube.load(data)
+    scores = {}
+    for name, embedder in embedders.items():
+        vectors = embedder.embed(cube.texts)
+        scores[name] = round(csfcube.score(cube, csfcube.dense_ranker(cube, vectors)), 4)
+        print(f"  task check {name}: NDCG@20 {scores[name]}", flush=True)
+    return scores
+
+
+def write_task_check(scores: dict, embedders: dict) -> None:
+    """engine/data/task-check.json: NDCG@20 per backend recipe (cache tag) and the fp32
+    reference's, which ``auto`` reads (never committing the benchmark data itself)."""
+    reference = scores["naive"]
+    by_tag = {
+        embedders[n].cache_tag: v for n, v in scores.items() if n != "naive" and hasattr(embedders[n], "cache_tag")
+    }
+    payload = {
+        "task": "CSFCube dev half, related papers by cosine, NDCG@20",
+        "command": "python benchmarks/embed.py --task-check --write-task-check",
+        "reference_fp32": reference,
+        "max_drop": 0.005,
+        "ndcg20": by_tag,
+    }
+    (ROOT / "engine" / "data" / "task-check.json").write_text(json.dumps(payload, indent=2) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -205,6 +291,10 @@ def main() -> None:
     parser.add_argument("--ghz", type=float, default=4.0, help="clock for the peak figure (Zen 5 boost)")
     parser.add_argument("--profile", action="store_true", help="add ONNX Runtime's per-operator profile")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--modes", default="quiet", help="quiet, loaded, or both: quiet,loaded")
+    parser.add_argument("--backends", default=None, help="comma-separated subset of the backends")
+    parser.add_argument("--task-check", action="store_true", help="score each variant on CSFCube (related papers)")
+    parser.add_argument("--write-task-check", action="store_true", help="and write engine/data/task-check.json")
     args = parser.parse_args()
     os.environ.setdefault("TQDM_DISABLE", "1")
 
@@ -221,13 +311,21 @@ def main() -> None:
     cores = hardware.usable_cores()
     auto = load_embedder(backend="auto").backend  # may run the guard's trials once
 
-    names = ["naive", *BACKENDS]
+    names = ["naive", *usable(args.backends.split(",") if args.backends else BACKENDS)]
     embedders = {name: make(name) for name in names}
     print(
         f"{len(texts)} abstracts, {lengths.mean():.0f} tokens on average ({(lengths >= 256).mean():.0%} truncated at 256)"
     )
-    print(f"interleaving {len(names)} variants over {args.rounds} rounds on {cores} cores...", flush=True)
-    vectors, speeds = timed_interleaved(list(embedders.values()), texts, rounds=args.rounds)
+    modes = args.modes.split(",")
+    loaded_speeds = None
+    for mode in modes:
+        print(f"{mode}: interleaving {len(names)} variants over {args.rounds} rounds on {cores} cores...", flush=True)
+        with Burner(mode == "loaded"):
+            vectors_now, speeds_now = timed_interleaved(list(embedders.values()), texts, rounds=args.rounds)
+        if mode == "loaded":
+            loaded_speeds = speeds_now
+        if mode == modes[0]:
+            vectors, speeds = vectors_now, speeds_now
     reference = vectors[0]
 
     rows = []
@@ -244,6 +342,11 @@ def main() -> None:
                 "abstracts_per_s": round(per_s, 1),
                 "tokens_per_s": round(float(lengths.sum()) / seconds),
                 "ratio_to_naive": round(per_s / speeds[0], 2),
+                **(
+                    {"loaded_ratio_to_naive": round(loaded_speeds[names.index(name)] / loaded_speeds[0], 2)}
+                    if loaded_speeds
+                    else {}
+                ),
                 "gflops": round(gflops, 1) if gflops else None,
                 "share_of_limit": round(gflops / peak, 3) if gflops else None,
                 "cos_mean": quality.cos_mean,
@@ -256,14 +359,20 @@ def main() -> None:
         row.update(standalone(row["variant"], texts[:512]))
     latency = query_latency(embedders)
     ceilings = gemm_ceilings(cores)
+    tasks = task_check(args.data, {n: e for n, e in embedders.items() if n != "static"}) if args.task_check else {}
+    if args.write_task_check:
+        write_task_check(tasks, embedders)
 
-    header = f"{'variant':12s} {'abs/s':>7s} {'tok/s':>7s} {'x naive':>7s} {'GFLOP/s':>8s} {'of peak':>7s} "
+    header = (
+        f"{'variant':15s} {'abs/s':>7s} {'tok/s':>7s} {'x naive':>7s} {'loaded':>6s} {'GFLOP/s':>8s} {'of peak':>7s} "
+    )
     header += f"{'cos mean':>8s} {'cos min':>8s} {'nn10':>5s} {'RSS MB':>7s} {'cold s':>6s} {'q p50 ms':>8s}"
     print(header)
     for row in rows:
         q = latency.get(row["variant"], {}).get("p50_ms")
         print(
-            f"{row['variant']:12s} {row['abstracts_per_s']:7.1f} {row['tokens_per_s']:7d} {row['ratio_to_naive']:7.2f} "
+            f"{row['variant']:15s} {row['abstracts_per_s']:7.1f} {row['tokens_per_s']:7d} {row['ratio_to_naive']:7.2f} "
+            f"{row.get('loaded_ratio_to_naive') or 0:6.2f} "
             f"{row['gflops'] or 0:8.1f} {row['share_of_limit'] or 0:7.1%} {row['cos_mean']:8.5f} {row['cos_min']:8.5f} "
             f"{row['nn10_overlap']:5.3f} {row['peak_rss_mb']:7.0f} {row['cold_query_s']:6.2f} {q if q is not None else '-':>8}"
         )
@@ -280,6 +389,8 @@ def main() -> None:
         "auto": auto,
         "variants": rows,
         "query_latency": latency,
+        "modes": modes,
+        "task_check_ndcg20": tasks,
     }
     if args.profile:
         figures["onnx_int8_profile"] = onnx_profile(texts[:256])

@@ -1,5 +1,6 @@
-"""How long stages report themselves: a progress bar with rate and ETA on stderr, and
-:func:`timed`, the one way a stage's wall time is recorded."""
+"""How long stages report themselves: a progress bar with rate and ETA on stderr,
+:func:`announce` for a step worth telling the user about (making a model, choosing a
+backend), and :func:`timed`, the one way a stage's wall time is recorded."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def progress_bar(total: int, label: str, enabled: bool = True, unit: str = "papers") -> Iterator[Callable[[int], None]]:
-    """Yields ``advance(n)``. Drawn only when enabled and stderr is a terminal, so
-    logs and CI output stay free of control codes."""
+def progress_bar(total: int, label: str, enabled: bool = True, unit: str = "papers") -> Iterator[Callable[..., None]]:
+    """Yields ``advance(n, step=None)``; ``step`` names what runs next ("topics: labels").
+    Drawn only when enabled and stderr is a terminal, so logs and CI output stay free of
+    control codes."""
     if not enabled or total <= 0 or not sys.stderr.isatty():
-        yield lambda n: None
+        yield lambda n, step=None: None
         return
     from rich.console import Console
     from rich.progress import (
@@ -42,9 +44,24 @@ def progress_bar(total: int, label: str, enabled: bool = True, unit: str = "pape
         TextColumn("eta"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=Console(stderr=True)) as progress:
+    # Rate and ETA from the whole run, not rich's default 30 s window: a stage whose
+    # updates come less often than that would otherwise never show a rate.
+    with Progress(*columns, console=Console(stderr=True), speed_estimate_period=24 * 3600) as progress:
         task = progress.add_task(label, total=total)
-        yield lambda n: progress.advance(task, n)
+
+        def advance(n: int, step: str | None = None) -> None:
+            progress.update(task, advance=n, description=f"{label}: {step}" if step else label)
+
+        yield advance
+
+
+def announce(message: str) -> None:
+    """One line on stderr saying what a slow, one-off step is doing (stdout stays for
+    answers and ``--json``). ``PAPERSCOPE_QUIET=1`` silences it."""
+    import os
+
+    if os.environ.get("PAPERSCOPE_QUIET") != "1":
+        print(f"paperscope: {message}", file=sys.stderr, flush=True)
 
 
 @contextmanager

@@ -33,7 +33,8 @@ def build(
         str,
         typer.Option(
             help="auto (fastest that passes the quality guard), torch, torch-fp32, torch-bf16, "
-            "onnx, onnx-fp32, onnx-int8 or static (fast, lower quality)."
+            "onnx, onnx-fp32, onnx-int8, openvino, openvino-fp32, openvino-bf16, openvino-int8, "
+            "openvino-wint8 or static (fast, lower quality)."
         ),
     ] = "auto",
     cache: CacheOpt = True,

@@ -90,6 +90,9 @@ def print_report(report, as_json: bool, verb: str) -> None:
         f"cache, {report.reused:,} kept from the index; {len(report.problems):,} records skipped, "
         f"{report.duplicates:,} duplicates merged, in {report.seconds.get('total', 0):.1f}s"
     )
+    stages = [f"{name} {seconds:.1f}s" for name, seconds in report.seconds.items() if name != "total"]
+    if stages:
+        typer.echo("time: " + ", ".join(stages))
     if report.topics:
         t = report.topics
         if "assigned_without_refit" in t:

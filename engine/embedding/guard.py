@@ -5,8 +5,11 @@ Agreement is measured on real abstracts: the mean and minimum cosine between eac
 text's vector and its fp32 reference vector, and how many of each text's 10 nearest
 neighbours stay the same (the thing search and topics actually depend on). ``auto``
 times every eligible backend on the same texts, interleaved so a noisy machine
-slows them alike, and takes the fastest one that passes. The verdict is kept per
-model, CPU and library versions, so the trial runs once per machine.
+slows them alike, and takes the fastest one that passes. One task-level check comes
+on top: a backend recipe whose related-paper NDCG@20 on CSFCube fell more than 0.005
+below fp32's when the benchmark measured it (``engine/data/task-check.json``) is never
+chosen. The verdict is kept per model, CPU and engine versions, so the trial runs once
+per machine.
 """
 
 from __future__ import annotations
@@ -17,18 +20,21 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 
 from engine.embedding import hardware, model_artifacts
-from engine.progress import timed
+from engine.fsutil import write_atomic
+from engine.progress import announce, progress_bar, timed
 
 log = logging.getLogger(__name__)
 
 MIN_MEAN_COSINE = 0.99
 MIN_NN10_OVERLAP = 0.9
+MAX_TASK_DROP = 0.005  # related-paper NDCG@20 below fp32 that a backend may lose
 NEVER_AUTO = {"static"}  # far below the bounds by design; only on explicit request
-VERDICT_VERSION = 1
+VERDICT_VERSION = 2  # 2: the task check
 
 
 @dataclass(frozen=True)
@@ -80,12 +86,27 @@ class Trial:
     per_second: float
     agreement: Agreement | None  # None for the reference itself
     error: str | None = None
+    task_drop: float | None = None  # related-paper NDCG@20 below fp32's, when measured
 
     @property
     def eligible(self) -> bool:
         if self.error or self.backend in NEVER_AUTO:
             return False
+        if self.task_drop is not None and self.task_drop > MAX_TASK_DROP:
+            return False
         return self.agreement is None or self.agreement.passes
+
+
+def task_drop(cache_tag: str) -> float | None:
+    """How far this backend recipe's related-paper NDCG@20 (CSFCube dev half) falls
+    below the fp32 reference's, as ``benchmarks/embed.py --write-task-check`` measured
+    it (package data: the benchmark's data is never shipped); None when not measured."""
+    source = resources.files("engine") / "data" / "task-check.json"
+    if not source.is_file():
+        return None
+    figures = json.loads(source.read_text())
+    score = figures.get("ndcg20", {}).get(cache_tag)
+    return None if score is None else round(figures["reference_fp32"] - score, 4)
 
 
 def timed_interleaved(
@@ -110,10 +131,21 @@ def timed_interleaved(
 
 
 def candidates() -> list[str]:
+    """The backends ``auto`` tries on this machine (the engines that are installed)."""
     names = ["onnx-int8", "onnx-fp32", "torch-fp32"]
     if hardware.has_bf16():
         names.insert(1, "torch-bf16")
+    if _installed("openvino") and _installed("nncf"):
+        names[:0] = ["openvino-int8", "openvino-wint8", "openvino-fp32"]
+        if hardware.has_bf16():
+            names.insert(3, "openvino-bf16")
     return names
+
+
+def _installed(package: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(package) is not None
 
 
 def run_trials(model, make: Callable[[object, str], object], names: Sequence[str]) -> list[Trial]:
@@ -121,33 +153,55 @@ def run_trials(model, make: Callable[[object, str], object], names: Sequence[str
     texts = guard_texts()
     names = ["torch-fp32"] + [n for n in names if n != "torch-fp32"]
     embedders, trials = [], {}
-    for name in names:
-        try:
-            embedder = make(model, name)
-            embedder.embed(["warm up"])  # exports or distills on first use; failures show here
-            embedders.append(embedder)
-        except Exception as exc:  # a backend that cannot run here is simply not eligible
-            log.warning("backend %s unavailable: %s", name, exc)
-            trials[name] = Trial(name, 0.0, None, error=f"{type(exc).__name__}: {exc}")
+    with progress_bar(len(names), "preparing backends", unit="backends") as advance:
+        for number, name in enumerate(names, start=1):
+            announce(f"preparing backend {number}/{len(names)}: {name}")
+            advance(0, name)
+            try:
+                embedder = make(model, name)
+                embedder.embed(["warm up"])  # exports, converts or distills on first use; failures show here
+                embedders.append(embedder)
+            except Exception as exc:  # a backend that cannot run here is simply not eligible
+                log.warning("backend %s unavailable: %s", name, exc)
+                trials[name] = Trial(name, 0.0, None, error=f"{type(exc).__name__}: {exc}")
+            advance(1)
+    announce(f"timing {len(embedders)} backends on {len(texts)} abstracts and checking them against fp32")
     vectors, speeds = timed_interleaved(embedders, texts)
     reference = vectors[0]
     for embedder, vecs, speed in zip(embedders, vectors, speeds, strict=True):
         name = embedder.backend
-        trials[name] = Trial(name, round(speed, 2), None if name == "torch-fp32" else agreement(reference, vecs))
+        close = None if name == "torch-fp32" else agreement(reference, vecs)
+        trials[name] = Trial(name, round(speed, 2), close, task_drop=task_drop(embedder.cache_tag))
     return [trials[n] for n in trials]
+
+
+def verdict_path(model) -> Path:
+    """Where ``auto``'s verdict for this model, CPU and engine versions is kept."""
+    return model_artifacts.model_folder(model.fingerprint) / f"auto-{_verdict_key()}.json"
+
+
+def kept_verdict(model) -> dict | None:
+    """The verdict ``auto`` measured earlier on this machine, if it is still valid."""
+    path = verdict_path(model)
+    if not path.is_file():
+        return None
+    try:
+        saved = json.loads(path.read_text())
+        if saved.get("version") == VERDICT_VERSION:
+            saved["trials"] = [_trial_from(t) for t in saved["trials"]]
+            return saved
+    except (ValueError, KeyError, TypeError):
+        log.warning("%s: unreadable auto verdict, measuring again", path)
+    return None
 
 
 def choose_backend(model, make: Callable[[object, str], object]) -> tuple[str, list[Trial]]:
     """The fastest eligible backend on this CPU, from a kept verdict or fresh trials."""
-    path = model_artifacts.model_folder(model.fingerprint) / f"auto-{_verdict_key()}.json"
-    if path.is_file():
-        try:
-            saved = json.loads(path.read_text())
-            if saved.get("version") == VERDICT_VERSION:
-                return saved["backend"], [_trial_from(t) for t in saved["trials"]]
-        except (ValueError, KeyError, TypeError):
-            log.warning("%s: unreadable auto verdict, measuring again", path)
-    log.info("choosing the fastest backend that passes the quality guard (once per machine)")
+    saved = kept_verdict(model)
+    if saved is not None:
+        return saved["backend"], saved["trials"]
+    path = verdict_path(model)
+    announce("choosing the fastest embedding backend that passes the quality guard (once per machine)")
     trials = run_trials(model, make, candidates())
     eligible = [t for t in trials if t.eligible]
     best = max(eligible, key=lambda t: t.per_second)  # torch-fp32, the reference, is always eligible
@@ -155,13 +209,12 @@ def choose_backend(model, make: Callable[[object, str], object]) -> tuple[str, l
         "version": VERDICT_VERSION,
         "backend": best.backend,
         "cpu": hardware.cpu_model(),
-        "bounds": {"cos_mean": MIN_MEAN_COSINE, "nn10_overlap": MIN_NN10_OVERLAP},
+        "bounds": {"cos_mean": MIN_MEAN_COSINE, "nn10_overlap": MIN_NN10_OVERLAP, "task_drop": MAX_TASK_DROP},
         "trials": [_trial_to(t) for t in trials],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(verdict, indent=2))
-    tmp.replace(path)
+    write_atomic(path, json.dumps(verdict, indent=2).encode())
+    announce(f"auto uses {best.backend} ({best.per_second:.0f} abstracts/s here); see: paperscope models list")
     return best.backend, trials
 
 
@@ -169,7 +222,12 @@ def _verdict_key() -> str:
     import onnxruntime
 
     # A new export recipe or runtime can change both speed and agreement: measure again.
-    return f"{hardware.cpu_signature()}-ort{onnxruntime.__version__}-r{model_artifacts.ONNX_RECIPE}"
+    key = f"{hardware.cpu_signature()}-ort{onnxruntime.__version__}-r{model_artifacts.ONNX_RECIPE}"
+    if _installed("openvino"):
+        from engine.embedding.openvino_artifacts import OPENVINO_RECIPE, openvino_module
+
+        key += f"-ov{openvino_module().get_version().split('-')[0]}-r{OPENVINO_RECIPE}"
+    return key
 
 
 def _trial_to(trial: Trial) -> dict:
@@ -181,5 +239,9 @@ def _trial_to(trial: Trial) -> dict:
 def _trial_from(data: dict) -> Trial:
     agreement_data = data.get("agreement")
     return Trial(
-        data["backend"], data["per_second"], Agreement(**agreement_data) if agreement_data else None, data.get("error")
+        data["backend"],
+        data["per_second"],
+        Agreement(**agreement_data) if agreement_data else None,
+        data.get("error"),
+        data.get("task_drop"),
     )

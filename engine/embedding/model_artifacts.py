@@ -20,15 +20,17 @@ import json
 import logging
 import os
 import shutil
+import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 
 from engine.embedding import hardware
 from engine.embedding.cache import cache_root
 from engine.errors import ModelError
 from engine.fsutil import atomic_folder, exclusive_lock
-from engine.progress import timed
+from engine.progress import announce, timed
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,7 @@ def int8_variant() -> str:
 
 def onnx_model(model, precision: str) -> Path:
     """Path of the exported ONNX file for ``precision`` (``fp32`` or an int8 variant)."""
-    folder = _ensure(model, f"onnx-r{ONNX_RECIPE}", _build_onnx)
+    folder = ensure_artifact(model, f"onnx-r{ONNX_RECIPE}", _build_onnx)
     path = folder / f"model-{precision}.onnx"
     if not path.is_file():
         with exclusive_lock(folder.parent / ".lock", wait_seconds=None):
@@ -66,10 +68,10 @@ def onnx_model(model, precision: str) -> Path:
 
 def static_model(model) -> Path:
     """Folder of the model2vec model distilled from ``model``."""
-    return _ensure(model, f"static-r{STATIC_RECIPE}", _distill)
+    return ensure_artifact(model, f"static-r{STATIC_RECIPE}", _distill)
 
 
-def _ensure(model, name: str, make: Callable[[object, Path], dict]) -> Path:
+def ensure_artifact(model, name: str, make: Callable[[object, Path], dict]) -> Path:
     home = model_folder(model.fingerprint)
     target = home / name
     if (target / "artifact.json").is_file():
@@ -78,16 +80,17 @@ def _ensure(model, name: str, make: Callable[[object, Path], dict]) -> Path:
         if (target / "artifact.json").is_file():  # another process made it while we waited
             return target
         with atomic_folder(target) as work:  # a process that dies mid-way leaves only a hidden folder
-            log.info("making %s for %s (once; reused afterwards)", name, model.name)
+            announce(f"making {name} from {model.name} (once; kept in {home.parent})")
             seconds: dict[str, float] = {}
-            with timed(seconds, "make"):
+            with timed(seconds, "make"), third_party_quiet():
                 details = make(model, work)
+            announce(f"made {name} in {seconds['make']:.0f} s")
             details.update(model=model.name, fingerprint=model.fingerprint, seconds=round(seconds["make"], 1))
             (work / "artifact.json").write_text(json.dumps(details, indent=2))
     return target
 
 
-def _pooling_mode(model_dir: Path) -> str:
+def pooling_mode(model_dir: Path) -> str:
     config = model_dir / "1_Pooling" / "config.json"
     if not config.is_file():
         return "mean"
@@ -108,7 +111,7 @@ def _build_onnx(model, work: Path) -> dict:
     # Eager attention exports the MatMul/Softmax pattern that ONNX Runtime fuses into
     # one Attention kernel; SDPA would export as an opaque subgraph it cannot fuse.
     transformer = AutoModel.from_pretrained(str(model.path), attn_implementation="eager", local_files_only=True)
-    pooled = _pooled_module(transformer.eval(), _pooling_mode(model.path))
+    pooled = pooled_module(transformer.eval(), pooling_mode(model.path))
     raw = work / "raw.onnx"
     example = (torch.ones(2, 16, dtype=torch.long), torch.ones(2, 16, dtype=torch.long))
     with warnings.catch_warnings(), torch.inference_mode():
@@ -193,6 +196,30 @@ def offline_environment() -> None:
     os.environ.setdefault("TQDM_DISABLE", "1")
 
 
+@contextmanager
+def third_party_quiet() -> Iterator[None]:
+    """While a model is derived, the libraries say nothing: their warnings and log lines
+    below ERROR are dropped (onnxruntime's quantizer logs advice to the root logger),
+    and whatever they print to stdout (NNCF draws rich progress bars there) goes to
+    /dev/null at the file-descriptor level, so ``--json`` output stays pure. What
+    paperscope has to say comes through :func:`engine.progress.announce` (stderr)."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    sys.stdout.flush()
+    saved, sink = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(sink, 1)
+    try:
+        with warnings.catch_warnings(), open(os.devnull, "w") as silent, redirect_stdout(silent):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(sink)
+        logging.disable(previous)
+
+
 def quiet_libraries() -> None:
     """Before transformers, torch.onnx or model2vec run: offline, and only errors logged."""
     offline_environment()
@@ -207,7 +234,7 @@ def quiet_libraries() -> None:
         pass
 
 
-def _pooled_module(transformer, mode: str):
+def pooled_module(transformer, mode: str):
     """Transformer → pooling → L2 norm as one torch module (what sentence-transformers
     computes), defined here so torch is imported only when exporting."""
     import torch

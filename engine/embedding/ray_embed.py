@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from engine.embedding.embedder import chunk_bounds
 from engine.progress import timed
 
 log = logging.getLogger(__name__)
@@ -141,8 +142,8 @@ def embed_batches(
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield (positions in ``texts``, vectors) as chunks finish, in no set order.
 
-    Each actor call embeds one chunk of ``chunk_size`` consecutive texts, exactly the
-    chunks the single-process path embeds: int8 backends quantize activations per
+    Each actor call embeds one chunk of consecutive texts (:func:`chunk_bounds`), exactly
+    the chunks the single-process path embeds: int8 backends quantize activations per
     batch, so the same batches are what make the vectors match (cosine >= 0.9999).
     Starts (and afterwards stops) a local Ray unless one is running or an address
     is given."""
@@ -153,7 +154,8 @@ def embed_batches(
         cpus = float(ray.cluster_resources().get("CPU", 1))
         actors = plan.actors or max(1, int(cpus // plan.threads))
         share = min(cpus / actors, plan.threads) * 0.5  # leave room for Ray Data's own tasks
-        chunks = [{"start": i, "texts": list(texts[i : i + chunk_size])} for i in range(0, len(texts), chunk_size)]
+        bounds = chunk_bounds(len(texts), chunk_size)
+        chunks = [{"start": start, "texts": list(texts[start:stop])} for start, stop in bounds]
         dataset = ray.data.from_items(chunks, override_num_blocks=len(chunks))
         vectors = dataset.map_batches(
             _actor_class(model_path, backend, plan.threads),

@@ -65,13 +65,18 @@ class Batch:
         return int(self.attention_mask.sum())
 
 
-def bucketed(ids: Sequence[np.ndarray], max_batch_tokens: int = DEFAULT_BATCH_TOKENS) -> Iterator[Batch]:
-    """Batches of similar length, longest first (memory peaks early, not at the end)."""
+def bucketed(
+    ids: Sequence[np.ndarray], max_batch_tokens: int = DEFAULT_BATCH_TOKENS, width_step: int = 1
+) -> Iterator[Batch]:
+    """Batches of similar length, longest first (memory peaks early, not at the end).
+
+    ``width_step`` rounds each batch's width up to a multiple of it: an engine that
+    prepares kernels per input shape (OpenVINO) then sees a few shapes, not hundreds."""
     lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
     order = np.argsort(-lengths, kind="stable")
     start = 0
     while start < len(order):
-        width = int(lengths[order[start]])
+        width = -(-int(lengths[order[start]]) // width_step) * width_step
         rows_fit = max(1, min(MAX_BATCH_ROWS, max_batch_tokens // max(width, 1)))
         rows = order[start : start + rows_fit]
         input_ids = np.zeros((len(rows), width), dtype=np.int64)

@@ -52,7 +52,9 @@ def build(inputs: Sequence[str | Path], index_dir: str | Path, options: Options 
             if options.topics:
                 with report.stage("topics"):
                     before = stage.previous_topics(previous, papers) if previous else None
-                    result = stage.fit_topics(papers, done.vectors, embedder.embed, options.topic_params, before)
+                    result = stage.fit_topics(
+                        papers, done.vectors, embedder.embed, options.topic_params, before, options.progress
+                    )
             _publish(report, papers, done.vectors, done.hashes, embedder, result, inputs, options, shard_dir)
         finally:
             if previous is not None:
@@ -101,7 +103,9 @@ def refit(index_dir: str | Path, options: Options | None = None) -> BuildReport:
             embedder = options.embedder or _embedder_for(previous.manifest, options)
             with report.stage("topics"):
                 before = stage.previous_topics(previous, papers)
-                result = stage.fit_topics(papers, matrix, embedder.embed, options.topic_params, before)
+                result = stage.fit_topics(
+                    papers, matrix, embedder.embed, options.topic_params, before, options.progress
+                )
             with abandoned_on_error(version_writer.VersionWriter(report.index_dir)) as writer, report.stage("write"):
                 writer.reuse_files(previous.path, [store.PAPERS_DB, store.VECTORS, store.FAISS_INDEX])
                 writer.write_topics(result.topics, result.fine, result.coarse, result.xy)

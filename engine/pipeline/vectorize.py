@@ -15,7 +15,7 @@ import numpy as np
 
 from engine.artifact.store import Artifact
 from engine.embedding.cache import EmbeddingCache
-from engine.embedding.embedder import Embedder, text_hash
+from engine.embedding.embedder import Embedder, chunk_bounds, text_hash
 from engine.papers import Paper
 from engine.progress import progress_bar
 
@@ -114,6 +114,5 @@ def _batches(
 
         yield from ray_embed.embed_batches(texts, str(embedder.model.path), embedder.backend, ray, chunk_size)
         return
-    for start in range(0, len(texts), chunk_size):
-        chunk = texts[start : start + chunk_size]
-        yield np.arange(start, start + len(chunk)), embedder.embed(chunk)
+    for start, stop in chunk_bounds(len(texts), chunk_size):
+        yield np.arange(start, stop), embedder.embed(texts[start:stop])

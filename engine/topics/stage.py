@@ -16,7 +16,7 @@ from engine.artifact import topic_store
 from engine.artifact.store import Artifact
 from engine.artifact.topic_store import Topic
 from engine.papers import Paper
-from engine.progress import timed
+from engine.progress import progress_bar, timed
 from engine.topics import fit, layout, represent
 from engine.topics.labels import label_topics
 
@@ -73,14 +73,26 @@ def fit_topics(
     embed: Callable[[list[str]], np.ndarray],
     params: fit.TopicParams,
     previous: PreviousTopics | None = None,
+    progress: bool = False,
 ) -> TopicResult:
     """Cluster, name and lay out every paper; match ids to ``previous`` when given."""
+    with progress_bar(len(STEPS), "topics", enabled=progress, unit="steps") as advance:
+        return _fit_topics(papers, vectors, embed, params, previous, advance)
+
+
+STEPS = ("representation", "kNN graph", "clustering", "labels", "map layout")
+
+
+def _fit_topics(papers, vectors, embed, params, previous, advance) -> TopicResult:
     seconds: dict[str, float] = {}
     texts = [label_text(p) for p in papers]
+    advance(0, STEPS[0])
     with timed(seconds, "represent"):
         space = represent.hybrid(vectors, texts, params.seed)
+    advance(1, STEPS[1])
     with timed(seconds, "knn"):
         knn = fit.neighbours(space, fit.GRAPH_NEIGHBOURS, seed=params.seed) if len(vectors) > 1 else None
+    advance(1, STEPS[2])
     clustering = fit.fit(space, params, knn)
     seconds.update({k: v for k, v in clustering.seconds.items() if k != "knn"})
     fine, coarse = clustering.fine, clustering.coarse
@@ -92,13 +104,16 @@ def fit_topics(
 
     # Labels (which run the embedding model) come before the map: after numba's UMAP
     # threads have run, torch on the same 2 cores was measured 10x slower.
+    advance(1, STEPS[3])
     with timed(seconds, "labels"):
         named = {
             level: label_topics(texts, vectors, assigned, embed)
             for level, assigned in (("fine", fine), ("coarse", coarse))
         }
+    advance(1, STEPS[4])
     with timed(seconds, "map"):
         xy = layout.layout(space, *knn, params.seed) if knn is not None else np.zeros((len(vectors), 2), np.float32)
+    advance(1)
     rows = _topic_rows(papers, named, fine, coarse, xy)
     summary = {
         "params": clustering.params,

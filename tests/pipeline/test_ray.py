@@ -16,7 +16,7 @@ import pytest
 
 import engine
 from engine.artifact import shards, store, vectors
-from engine.embedding.embedder import bundled_model, make_embedder
+from engine.embedding.embedder import bundled_model, chunk_bounds, make_embedder
 from engine.errors import IndexCorrupt
 from engine.ingest.sources import read_papers
 from engine.pipeline.build import Options, build
@@ -47,24 +47,25 @@ def test_ray_build_matches_single_process_and_merges_ivf_shards(tmp_path: Path) 
 
     plan = RayPlan()
     options = Options(backend="onnx-int8", use_cache=False, progress=False, topics=False, index_type="ivf")
-    options.embed_chunk, options.ray = 64, plan  # 5 chunks: both actors get work
+    options.embed_chunk, options.ray = 64, plan  # chunks of 32, 64, 64, 64, 64, 12: both actors get work
+    chunks = len(chunk_bounds(300, 64))
     report = build([CORPUS_SAMPLE], tmp_path / "ray", options)
     papers = read_papers(CORPUS_SAMPLE).papers
     assert report.embedded == len(papers) == 300
     assert plan.stats["actors"] == 2 and 0 < plan.stats["cpus_per_actor"] < 1  # fractional on 2 cores
-    assert len(plan.stats["actor_peak_rss_mb"]) == 2 and report.ray["shards"] == 5
+    assert len(plan.stats["actor_peak_rss_mb"]) == 2 and report.ray["shards"] == chunks == 6
 
     # the single-process path, same backend and the same chunks
     embedder = make_embedder(bundled_model(), "onnx-int8")
     texts = [p.text for p in papers]
-    single = np.concatenate([embedder.embed(texts[i : i + 64]) for i in range(0, len(texts), 64)])
+    single = np.concatenate([embedder.embed(texts[start:stop]) for start, stop in chunk_bounds(len(texts), 64)])
     version = store.resolve_version(tmp_path / "ray")
     from_ray = np.load(version / store.VECTORS)
     assert np.min(np.sum(single * from_ray, axis=1)) >= 0.9999
 
     # the IVF index came from the shards, merged on disk, lists beside it
     manifest = json.loads((version / "manifest.json").read_text())
-    assert manifest["index"]["built_from_shards"] == 5 and (version / shards.IVF_DATA).is_file()
+    assert manifest["index"]["built_from_shards"] == chunks and (version / shards.IVF_DATA).is_file()
     assert manifest["index"]["parts_built_by"] == "ray tasks"  # each shard's part built in a Ray task
     assert manifest["index"]["recall_at_10"] >= vectors.TARGET_RECALL
     assert not [p for p in (tmp_path / "ray").iterdir() if p.name.startswith(".tmp-")]  # shards removed

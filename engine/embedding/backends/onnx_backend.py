@@ -1,39 +1,29 @@
 """ONNX Runtime backend: the exported, fused model in fp32 or int8.
 
-The hot path: the Rust tokenizer prepares the next group of texts on a helper thread
-while ONNX Runtime (which releases the GIL) runs the current one on every core; each
-group is cut into length-bucketed batches of ~1k tokens; vectors go back to the
-caller's order. Loading needs only onnxruntime and tokenizers, so a query process
-starts in a fraction of a second; torch is imported only to export, once.
+The hot path (tokenizing ahead, length buckets) is :mod:`.batched`'s. Loading needs
+only onnxruntime and tokenizers, so a query process starts in a fraction of a second;
+torch is imported only to export, once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 
 import numpy as np
 
 from engine.embedding import hardware, model_artifacts
-from engine.embedding.token_batches import DEFAULT_BATCH_TOKENS, FastTokenizer, bucketed
+from engine.embedding.backends.batched import TokenBatchEmbedder
+from engine.embedding.token_batches import DEFAULT_BATCH_TOKENS
 from engine.errors import ModelError
 
-TOKENIZE_GROUP = 256  # texts tokenized ahead of the model at a time
 
-
-class OnnxEmbedder:
+class OnnxEmbedder(TokenBatchEmbedder):
     def __init__(self, model, precision: str = "int8", batch_tokens: int = DEFAULT_BATCH_TOKENS) -> None:
         if precision not in {"fp32", "int8", "int8-rr"}:
             raise ModelError(f"onnx precision must be fp32 or int8, not {precision!r}")
-        self._model = model
+        super().__init__(model, batch_tokens)
         # int8 resolves to what suits this CPU (full range with VNNI, reduced without).
         self._precision = model_artifacts.int8_variant() if precision.startswith("int8") else "fp32"
-        self._batch_tokens = batch_tokens
-
-    @property
-    def model(self):
-        return self._model
 
     @property
     def backend(self) -> str:
@@ -43,9 +33,22 @@ class OnnxEmbedder:
     def cache_tag(self) -> str:
         return f"{self.backend}-r{model_artifacts.ONNX_RECIPE}"
 
-    @cached_property
-    def tokenizer(self) -> FastTokenizer:
-        return FastTokenizer(self._model.path)
+    @property
+    def recipe(self) -> dict:
+        import onnxruntime
+
+        out = {
+            "engine": "onnxruntime",
+            "engine_version": onnxruntime.__version__,
+            "recipe": model_artifacts.ONNX_RECIPE,
+        }
+        if self._precision != "fp32":
+            out["quantization"] = {
+                "method": "onnxruntime dynamic",
+                "per_channel": True,
+                "reduce_range": self._precision == "int8-rr",
+            }
+        return out
 
     @cached_property
     def _session(self):
@@ -70,32 +73,8 @@ class OnnxEmbedder:
             disabled_optimizers=model_artifacts.SESSION_DISABLED_FUSIONS,
         )
 
-    @cached_property
-    def dimension(self) -> int:
-        return int(self.embed(["dimension probe"]).shape[1])
+    def prepare(self) -> None:
+        self._session  # noqa: B018 - opened (and the model derived) on first use
 
-    def embed(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
-        """``batch_size`` is ignored: batches are sized by tokens, not texts."""
-        session = self._session
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        groups = [texts[i : i + TOKENIZE_GROUP] for i in range(0, len(texts), TOKENIZE_GROUP)]
-        parts: list[np.ndarray] = []
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokenize") as ahead:
-            pending = ahead.submit(self.tokenizer.encode, groups[0])
-            for index in range(len(groups)):
-                ids = pending.result()
-                if index + 1 < len(groups):
-                    pending = ahead.submit(self.tokenizer.encode, groups[index + 1])
-                parts.append(self._run(session, ids))
-        return np.concatenate(parts) if len(parts) > 1 else parts[0]
-
-    def _run(self, session, ids: list[np.ndarray]) -> np.ndarray:
-        out: np.ndarray | None = None
-        for batch in bucketed(ids, self._batch_tokens):
-            vectors = session.run(None, {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask})[0]
-            if out is None:
-                out = np.empty((len(ids), vectors.shape[1]), dtype=np.float32)
-            out[batch.rows] = vectors
-        assert out is not None
-        return out
+    def run_batch(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        return self._session.run(None, {"input_ids": input_ids, "attention_mask": attention_mask})[0]
