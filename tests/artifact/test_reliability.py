@@ -134,6 +134,7 @@ with LiveIndex(index, check_every=0.05) as live:
             hits = ix.search("galaxy rotation curves", k=5)
             assert len(hits) == 5 and all(ix.paper(h.paper.id) for h in hits)
             seen.append(ix.manifest["version"]); answers += 1
+            stop.with_name("ready").touch()
         except Exception as exc:
             errors.append(repr(exc))
 print(json.dumps({"seen": seen, "errors": errors, "answers": answers}))
@@ -141,7 +142,10 @@ print(json.dumps({"seen": seen, "errors": errors, "answers": answers}))
     reader = subprocess.Popen(
         [sys.executable, "-c", reader_code, str(index), str(stop)], cwd=ROOT, stdout=subprocess.PIPE, text=True
     )
-    time.sleep(3)  # the reader is loaded and answering
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "ready").exists():  # the reader is loaded and answering (however busy the machine)
+        assert time.monotonic() < deadline and reader.poll() is None, "the reader never answered"
+        time.sleep(0.1)
     add([GA_DIGEST_2], index, _options())
     build([GA_DIGEST_1, GA_DIGEST_2], index, _options())
     refit(index, _options())

@@ -57,7 +57,13 @@ def test_server_answers_through_an_add_and_switches_atomically(tmp_path: Path) -
             while httpx.get(f"{base}/api/health").json()["version"] == before["version"]:
                 assert time.monotonic() < deadline, "the server never moved to the new version"
                 time.sleep(0.2)
-            time.sleep(1.0)  # keep the load on across the switch
+            # Keep the load on across the switch until enough answers came from both sides
+            # (a count, not a sleep: on a busy machine one second may hold only a few).
+            settle = time.monotonic() + 60
+            while time.monotonic() < settle and not (
+                len(seen) > 20 and sum(1 for _, version, _ in seen if version != before["version"]) >= 4
+            ):
+                time.sleep(0.2)
         finally:
             stop.set()
             for thread in clients:
