@@ -14,7 +14,6 @@ per machine.
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -74,10 +73,7 @@ def agreement(reference: np.ndarray, vectors: np.ndarray) -> Agreement:
 
 def guard_texts() -> list[str]:
     """256 real abstracts spread over the whole arXiv corpus (package data)."""
-    source = resources.files("engine") / "data" / "guard-abstracts.jsonl.gz"
-    with source.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as lines:
-        records = [json.loads(line) for line in lines]
-    return [f"{r['title']}. {r['abstract']}" for r in records]  # what Paper.text embeds
+    return model_artifacts.packaged_abstracts("guard-abstracts.jsonl.gz")
 
 
 @dataclass

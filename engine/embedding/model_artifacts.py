@@ -16,6 +16,7 @@ Nothing is downloaded: the inputs are the local weights.
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import os
@@ -24,6 +25,7 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
+from importlib import resources
 from pathlib import Path
 
 from engine.embedding import hardware
@@ -44,6 +46,14 @@ STATIC_RECIPE = 1
 # vectors, interleaved on real abstracts). The session must not re-fuse them either.
 UNFUSED = ("enable_skip_layer_norm", "enable_bias_gelu")
 SESSION_DISABLED_FUSIONS = ["SkipLayerNormFusion", "BiasGeluFusion"]
+
+
+def packaged_abstracts(name: str) -> list[str]:
+    """The texts of a gzipped JSON-lines sample of real abstracts shipped in engine/data."""
+    source = resources.files("engine") / "data" / name
+    with source.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as lines:
+        records = [json.loads(line) for line in lines]
+    return [f"{r['title']}. {r['abstract']}" for r in records]  # what Paper.text embeds
 
 
 def model_folder(fingerprint: str) -> Path:

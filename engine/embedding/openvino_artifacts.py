@@ -19,18 +19,19 @@ Telemetry of OpenVINO and NNCF stays off (:func:`quiet_openvino`).
 
 from __future__ import annotations
 
-import gzip
-import json
 import logging
 import os
 import warnings
-from importlib import resources
 from pathlib import Path
 
-from engine.embedding.model_artifacts import ensure_artifact, pooled_module, pooling_mode, quiet_libraries
+from engine.embedding.model_artifacts import (
+    ensure_artifact,
+    packaged_abstracts,
+    pooled_module,
+    pooling_mode,
+    quiet_libraries,
+)
 from engine.errors import ModelError
-
-log = logging.getLogger(__name__)
 
 OPENVINO_RECIPE = 1  # bump whenever conversion or quantization changes
 VARIANTS = ("fp32", "int8", "wint8")
@@ -89,10 +90,7 @@ def quiet_openvino() -> None:
 
 def calibration_texts(count: int = CALIBRATION_TEXTS) -> list[str]:
     """Real abstracts spread over the corpus, disjoint from the guard's (package data)."""
-    source = resources.files("engine") / "data" / "calibration-abstracts.jsonl.gz"
-    with source.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as lines:
-        records = [json.loads(line) for line in lines][:count]
-    return [f"{r['title']}. {r['abstract']}" for r in records]  # what Paper.text embeds
+    return packaged_abstracts("calibration-abstracts.jsonl.gz")[:count]
 
 
 def _convert(model, work: Path) -> dict:
