@@ -14,6 +14,7 @@ per machine.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -97,12 +98,14 @@ def task_drop(cache_tag: str) -> float | None:
     """How far this backend recipe's related-paper NDCG@20 (CSFCube dev half) falls
     below the fp32 reference's, as ``benchmarks/embed.py --write-task-check`` measured
     it (package data: the benchmark's data is never shipped); None when not measured."""
-    source = resources.files("engine") / "data" / "task-check.json"
-    if not source.is_file():
-        return None
-    figures = json.loads(source.read_text())
+    figures = _task_check()
     score = figures.get("ndcg20", {}).get(cache_tag)
     return None if score is None else round(figures["reference_fp32"] - score, 4)
+
+
+def _task_check() -> dict:
+    source = resources.files("engine") / "data" / "task-check.json"
+    return json.loads(source.read_text()) if source.is_file() else {}
 
 
 def timed_interleaved(
@@ -127,14 +130,19 @@ def timed_interleaved(
 
 
 def candidates() -> list[str]:
-    """The backends ``auto`` tries on this machine (the engines that are installed)."""
+    """The backends ``auto`` tries on this machine (the engines that are installed).
+
+    OpenVINO's int8 variants are tried only where int8 has its own dot-product
+    instructions (VNNI): without them (AVX2 Zen 3, benchmarks/README.md) they ran at
+    0.96x and 1.15x naive against 1.36x for OpenVINO fp32 and 2.0x for ONNX Runtime's
+    int8, so their ~30 s of quantization and ~45 s of trial could never pay off."""
     names = ["onnx-int8", "onnx-fp32", "torch-fp32"]
     if hardware.has_bf16():
         names.insert(1, "torch-bf16")
     if _installed("openvino") and _installed("nncf"):
-        names[:0] = ["openvino-int8", "openvino-wint8", "openvino-fp32"]
+        names[:0] = ["openvino-int8", "openvino-wint8", "openvino-fp32"] if hardware.has_vnni() else ["openvino-fp32"]
         if hardware.has_bf16():
-            names.insert(3, "openvino-bf16")
+            names.insert(names.index("openvino-fp32") + 1, "openvino-bf16")
     return names
 
 
@@ -219,6 +227,8 @@ def _verdict_key() -> str:
 
     # A new export recipe or runtime can change both speed and agreement: measure again.
     key = f"{hardware.cpu_signature()}-ort{onnxruntime.__version__}-r{model_artifacts.ONNX_RECIPE}"
+    # New task-check figures can make a backend ineligible: they are part of the key too.
+    key += "-t" + hashlib.blake2b(json.dumps(_task_check(), sort_keys=True).encode(), digest_size=3).hexdigest()
     if _installed("openvino"):
         from engine.embedding.openvino_artifacts import OPENVINO_RECIPE, openvino_module
 

@@ -17,7 +17,16 @@ import pytest
 
 from engine.embedding import hardware
 from engine.embedding.embedder import bundled_model, make_embedder
-from engine.embedding.guard import MIN_MEAN_COSINE, MIN_NN10_OVERLAP, agreement, knn_overlap
+from engine.embedding.guard import (
+    MAX_TASK_DROP,
+    MIN_MEAN_COSINE,
+    MIN_NN10_OVERLAP,
+    Agreement,
+    Trial,
+    agreement,
+    knn_overlap,
+    task_drop,
+)
 from engine.embedding.model_artifacts import model_folder
 from engine.ingest.sources import read_papers
 from engine.pipeline.build import Options, build
@@ -99,6 +108,22 @@ def test_auto_picks_the_fastest_backend_that_passes_and_remembers(embedder) -> N
 
     assert load_embedder().backend == embedder.backend  # the kept verdict, no new trials
     assert verdicts[0].stat().st_mtime_ns == before
+
+
+def test_a_recipe_below_fp32_on_the_related_papers_task_is_never_auto() -> None:
+    """The shipped task-check figures (benchmarks/embed.py --write-task-check) are read
+    per recipe, and a drop beyond the bound makes a backend ineligible however close
+    its vectors are."""
+    from importlib import resources
+
+    figures = json.loads((resources.files("engine") / "data" / "task-check.json").read_text())
+    assert figures["max_drop"] == MAX_TASK_DROP and figures["ndcg20"]
+    for tag, score in figures["ndcg20"].items():
+        assert task_drop(tag) == round(figures["reference_fp32"] - score, 4)
+    assert task_drop("no-such-recipe-r0") is None
+    close = Agreement(cos_mean=1.0, cos_min=1.0, nn10_overlap=1.0)
+    assert Trial("onnx-int8", 99.0, close, task_drop=MAX_TASK_DROP).eligible
+    assert not Trial("onnx-int8", 99.0, close, task_drop=MAX_TASK_DROP + 0.001).eligible
 
 
 @pytest.fixture
