@@ -72,7 +72,9 @@ def onnx_model(model, precision: str) -> Path:
     if not path.is_file():
         with exclusive_lock(folder.parent / ".lock", wait_seconds=None):
             if not path.is_file():
-                _quantize(folder / "model-fp32.onnx", path, reduce_range=precision == "int8-rr")
+                announce(f"making onnx-{precision} from the exported model (once)")
+                with third_party_quiet():  # the quantizer logs advice to the root logger
+                    _quantize(folder / "model-fp32.onnx", path, reduce_range=precision == "int8-rr")
     return path
 
 
@@ -231,17 +233,20 @@ def third_party_quiet() -> Iterator[None]:
 
 
 def quiet_libraries() -> None:
-    """Before transformers, torch.onnx or model2vec run: offline, and only errors logged."""
+    """Before transformers, torch.onnx or model2vec run: offline, and only errors logged.
+
+    transformers reads these variables when it is imported; it is told directly only if
+    it already was. Importing it here would cost a query process seconds (it imports
+    torch), which an OpenVINO backend that only loads a prepared model never needs."""
     offline_environment()
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     for name in ("onnxruntime", "transformers", "model2vec"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    try:
-        from transformers.utils import logging as hf_logging
-
+    hf_logging = sys.modules.get("transformers.utils.logging")
+    if hf_logging is not None:
         hf_logging.set_verbosity_error()
         hf_logging.disable_progress_bar()
-    except ImportError:
-        pass
 
 
 def pooled_module(transformer, mode: str):

@@ -1,6 +1,7 @@
 """The OpenVINO backend against the fp32 reference on real abstracts, its preparation
-(atomic, repaired after a kill -9, done ahead by ``models prepare``), what the manifest
-records, a missing engine named clearly, and telemetry that never starts."""
+(atomic, repaired after a kill -9, done ahead by ``models prepare``, with no library
+chatter), what the manifest records, a missing engine named clearly, and telemetry that
+never starts."""
 
 from __future__ import annotations
 
@@ -103,6 +104,16 @@ def test_prepared_models_let_a_build_embed_at_once_and_the_manifest_says_how(tmp
         assert model["backend"] == "openvino-wint8" and model["recipe"]["engine"] == "openvino"
         assert model["recipe"]["engine_version"] and "int8 weights" in model["recipe"]["quantization"]["method"]
         assert ix.embedder().backend == "openvino-wint8"  # queries embed as the index was built
+
+
+def test_preparation_says_what_it_makes_and_nothing_the_libraries_say(tmp_path: Path) -> None:
+    """ONNX Runtime's quantizer logs advice to the root logger, torch.onnx and
+    transformers warn: none of it reaches the user, only paperscope's own lines."""
+    prepared = paperscope("models", "prepare", "--backend", "onnx-int8", env={"PAPERSCOPE_CACHE": str(tmp_path)})
+    assert prepared.returncode == 0, prepared.stderr
+    lines = [line for line in prepared.stderr.splitlines() if line.strip()]
+    assert any("making onnx-int8" in line for line in lines), prepared.stderr
+    assert all(line.startswith("paperscope:") for line in lines), prepared.stderr
 
 
 def test_an_index_keeps_its_backend_when_others_are_prepared(tmp_path: Path, corpus_index: Path) -> None:
