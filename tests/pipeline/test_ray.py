@@ -76,8 +76,21 @@ def test_ray_build_matches_single_process_and_merges_ivf_shards(tmp_path: Path) 
 
 def test_cli_build_with_ray_then_add_keeps_working(tmp_path: Path) -> None:
     index = tmp_path / "cli"
-    env = dict(os.environ, PAPERSCOPE_CACHE=str(tmp_path / "cache"))  # cold: Ray must embed
-    result = _cli("build", str(CORPUS_SAMPLE), "--index", str(index), "--ray", "--json", env=env)
+    # The session's cache, whose models are prepared (a fresh one would run auto's trial
+    # again: minutes), but no embedding cache: Ray must embed every paper.
+    env = dict(os.environ)
+    result = _cli(
+        "build",
+        str(CORPUS_SAMPLE),
+        "--index",
+        str(index),
+        "--ray",
+        "--backend",
+        "onnx-int8",
+        "--no-cache",
+        "--json",
+        env=env,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout)  # stdout is only the JSON, whatever Ray and FAISS print
     assert report["embedded"] == 300 and report["ray"]["actors"] == 2
