@@ -66,6 +66,10 @@ class OnnxEmbedder(TokenBatchEmbedder):
         # embedding (exact search at 87k: 32 ms end to end, 16 ms with this; batch speed
         # unchanged within noise).
         options.add_session_config_entry("session.force_spinning_stop", "1")
+        # Nor do they spin between ops: beside one busy process that measured +8-10%
+        # (2.06x naive instead of 1.87x), on a quiet machine -4-5%; paperscope builds
+        # while its server answers and its user works (benchmarks/engine_trial.py).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return ort.InferenceSession(
             str(path),
             options,
