@@ -246,6 +246,27 @@ class Burner:
             self.process.wait()
 
 
+def compare(variants: list, texts: list[str], rounds: int, loaded: bool) -> list[dict]:
+    """Interleaved speed of ``variants`` (the first is the reference: naive) and their
+    agreement with it, quiet or beside one busy process; prints a line per variant."""
+    from engine.embedding.guard import agreement, timed_interleaved
+
+    with Burner(loaded):
+        vectors, speeds = timed_interleaved(variants, texts, rounds=rounds)
+    print(f"{len(texts)} abstracts, {'loaded' if loaded else 'quiet'}")
+    rows = []
+    for variant, vecs, speed in zip(variants, vectors, speeds, strict=True):
+        quality = agreement(vectors[0], vecs)
+        rows.append({"variant": variant.backend, "per_s": round(speed, 1), "ratio": round(speed / speeds[0], 2)})
+        rows[-1].update(vars(quality))
+        print(
+            f"{variant.backend:24s} {speed:7.1f}/s  x{speed / speeds[0]:5.2f}  cos {quality.cos_mean:.4f} "
+            f"min {quality.cos_min:.4f} nn10 {quality.nn10_overlap:.3f}",
+            flush=True,
+        )
+    return rows
+
+
 def usable(names: list[str]) -> list[str]:
     """The variants this machine can run (bf16 needs native bf16)."""
     from engine.embedding import hardware

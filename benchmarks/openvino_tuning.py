@@ -15,12 +15,11 @@ whole comparison beside one competing CPU-bound process.
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import numpy as np
 from common import DEFAULT_DATA, write_json
-from embed import Burner, Naive, sample_abstracts
+from embed import Naive, compare, sample_abstracts
 
 
 class Variant:
@@ -97,26 +96,11 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
-    from engine.embedding.guard import agreement, timed_interleaved
-
     texts = sample_abstracts(args.data, args.n)
     found = variants()
     for v in found:  # compile every shape once outside the timing
         v.embed(texts)
-    started = time.perf_counter()
-    with Burner(args.loaded):
-        vectors, speeds = timed_interleaved(found, texts, rounds=args.rounds)
-    rows = []
-    print(f"{len(texts)} abstracts, {'loaded' if args.loaded else 'quiet'}, {time.perf_counter() - started:.0f} s")
-    for v, vecs, speed in zip(found, vectors, speeds, strict=True):
-        quality = agreement(vectors[0], vecs)
-        rows.append(
-            {"variant": v.backend, "per_s": round(speed, 1), "ratio": round(speed / speeds[0], 2), **vars(quality)}
-        )
-        print(
-            f"{v.backend:24s} {speed:7.1f}/s  x{speed / speeds[0]:5.2f}  cos {quality.cos_mean:.4f} "
-            f"min {quality.cos_min:.4f} nn10 {quality.nn10_overlap:.3f}"
-        )
+    rows = compare(found, texts, args.rounds, args.loaded)
     write_json(args.json, {"n": len(texts), "loaded": args.loaded, "variants": rows})
 
 
