@@ -47,7 +47,7 @@ def prepare(model: ModelOpt = None, backend: BackendOpt = None, as_json: JsonOpt
 def list_models(model: ModelOpt = None, as_json: JsonOpt = False) -> None:
     """What is prepared in the model cache, and which backend auto uses here (with its trials)."""
     from engine.embedding.embedder import resolve_model
-    from engine.embedding.guard import kept_verdict
+    from engine.embedding.guard import kept_verdict, trial_record
     from engine.embedding.model_artifacts import model_folder
 
     with user_errors():
@@ -59,16 +59,7 @@ def list_models(model: ModelOpt = None, as_json: JsonOpt = False) -> None:
             size = sum(f.stat().st_size for f in path.parent.rglob("*") if f.is_file())
             prepared.append({"name": path.parent.name, "mb": round(size / 1e6, 1), "seconds": details.get("seconds")})
         verdict = kept_verdict(ref)
-    trials = [
-        {
-            "backend": t.backend,
-            "per_second": t.per_second,
-            "agreement": None if t.agreement is None else vars(t.agreement),
-            "eligible": t.eligible,
-            "error": t.error,
-        }
-        for t in (verdict or {}).get("trials", [])
-    ]
+    trials = [trial_record(t) for t in (verdict or {}).get("trials", [])]
     if as_json:
         print_json(
             {

@@ -14,6 +14,7 @@ per machine.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -103,6 +104,7 @@ def task_drop(cache_tag: str) -> float | None:
     return None if score is None else round(figures["reference_fp32"] - score, 4)
 
 
+@functools.cache
 def _task_check() -> dict:
     source = resources.files("engine") / "data" / "task-check.json"
     return json.loads(source.read_text()) if source.is_file() else {}
@@ -214,7 +216,7 @@ def choose_backend(model, make: Callable[[object, str], object]) -> tuple[str, l
         "backend": best.backend,
         "cpu": hardware.cpu_model(),
         "bounds": {"cos_mean": MIN_MEAN_COSINE, "nn10_overlap": MIN_NN10_OVERLAP, "task_drop": MAX_TASK_DROP},
-        "trials": [_trial_to(t) for t in trials],
+        "trials": [trial_record(t) for t in trials],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, json.dumps(verdict, indent=2).encode())
@@ -230,13 +232,18 @@ def _verdict_key() -> str:
     # New task-check figures can make a backend ineligible: they are part of the key too.
     key += "-t" + hashlib.blake2b(json.dumps(_task_check(), sort_keys=True).encode(), digest_size=3).hexdigest()
     if _installed("openvino"):
-        from engine.embedding.openvino_artifacts import OPENVINO_RECIPE, openvino_module
+        from importlib import metadata
 
-        key += f"-ov{openvino_module().get_version().split('-')[0]}-r{OPENVINO_RECIPE}"
+        from engine.embedding.openvino_artifacts import OPENVINO_RECIPE
+
+        # The installed version, read without importing openvino: every auto lookup
+        # (each build or query process) computes this key.
+        key += f"-ov{metadata.version('openvino')}-r{OPENVINO_RECIPE}"
     return key
 
 
-def _trial_to(trial: Trial) -> dict:
+def trial_record(trial: Trial) -> dict:
+    """A trial as JSON (the kept verdict, ``paperscope models list --json``)."""
     out = asdict(trial)
     out["eligible"] = trial.eligible
     return out
