@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from engine.errors import RecordError
+from engine.text import sentences as split_sentences
 
 # New-style ids (since 2007): 2011.09300, 0704.0001, optionally versioned.
 _NEW_ID = re.compile(r"^(?:arxiv:)?(\d{4}\.\d{4,5})(?:v(\d+))?$", re.IGNORECASE)
@@ -65,6 +66,11 @@ class Paper:
     def text(self) -> str:
         """The text that is embedded: title and abstract."""
         return f"{self.title}. {self.abstract}"
+
+    @property
+    def sentences(self) -> list[str]:
+        """The texts of its sentence vectors: the title, then each sentence of the abstract."""
+        return [self.title, *split_sentences(self.abstract)]
 
     @property
     def freshness(self) -> tuple[str, int]:

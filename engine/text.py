@@ -58,3 +58,30 @@ def content_words(text: str) -> set[str]:
     """The distinct words of three letters or more that say something about a subject."""
     stop = stop_words()
     return {w for w in _CONTENT_WORD.findall(text.lower()) if w not in stop}
+
+
+# A sentence ends at ". ", "! " or "? " before a capital, digit, bracket or quote,
+# unless the dot ends an abbreviation ("e.g.", "et al.", "Fig.", an initial).
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'])")
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:e\.g|i\.e|et al|etc|cf|vs|Fig|Figs|Eq|Eqs|Sec|Ref|resp|approx|No|i\.i\.d)\.|\b[A-Z]\.)$"
+)
+MIN_SENTENCE_WORDS = 4  # shorter pieces ("Abstract.", "(i) a.") join their neighbour
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of an abstract, by punctuation: no model, the same split at build
+    time (sentence vectors) and at query time (the sentences a match quotes)."""
+    joined: list[str] = []
+    for piece in _SENTENCE_END.split(text.strip()):
+        if joined and _ABBREVIATION.search(joined[-1]):
+            joined[-1] = f"{joined[-1]} {piece}"
+        elif piece:
+            joined.append(piece)
+    out: list[str] = []
+    for piece in joined:
+        if out and (len(piece.split()) < MIN_SENTENCE_WORDS or len(out[-1].split()) < MIN_SENTENCE_WORDS):
+            out[-1] = f"{out[-1]} {piece}"
+        else:
+            out.append(piece)
+    return out

@@ -9,6 +9,8 @@ An index is a folder of immutable versions and a ``CURRENT`` pointer::
         papers.sqlite           papers (row = vector row)
         vectors.npy             float32 [n, d], unit norm, memory-mapped on read
         faiss.index
+        sentences.npy           only with --sentences: float16 sentence vectors, and
+        sentence-offsets.npy    where each paper's sentences start (artifact/sentences.py)
                                 (topic tables and map coordinates live in papers.sqlite)
       v000001/                  the previous version, kept for readers still on it
       .lock                     held by the one writer
@@ -35,6 +37,7 @@ import numpy as np
 from engine.artifact import integrity
 from engine.artifact.exact import RowReader
 from engine.artifact.integrity import MANIFEST
+from engine.artifact.sentences import SentenceVectors
 from engine.errors import IndexCorrupt, IndexNotFound, QueryError
 from engine.papers import Paper
 
@@ -140,6 +143,7 @@ class Artifact:
     manifest: dict
     db: sqlite3.Connection
     vectors: np.ndarray  # memory-mapped, read-only
+    sentences: SentenceVectors | None = None  # only in an index built with --sentences
 
     @classmethod
     def open(cls, index_dir: str | Path) -> Artifact:
@@ -166,7 +170,10 @@ class Artifact:
             raise IndexCorrupt(f"{db_path}: unreadable ({exc}); run: paperscope verify --index {index_dir}") from exc
         if rows != expected[0]:
             raise IndexCorrupt(f"{db_path}: {rows} papers, the manifest says {expected[0]}")
-        return cls(version, manifest, db, vectors)
+        found = None
+        if manifest.get("sentences"):
+            found = SentenceVectors.open(version, expected[0], expected[1])
+        return cls(version, manifest, db, vectors, found)
 
     @property
     def faiss_path(self) -> Path:
@@ -202,6 +209,18 @@ class Artifact:
             for record in cursor:
                 out[record[1]] = (record[0], _paper_from_row(record), record[11])
         return out
+
+    def texts(self, rows: Sequence[int]) -> dict[int, str]:
+        """The embedded text (title and abstract) of each of ``rows``, without parsing records."""
+        found: dict[int, str] = {}
+        rows = [int(r) for r in rows]
+        for start in range(0, len(rows), 500):  # SQLite caps the number of bound parameters
+            chunk = rows[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                self.db.execute(f"SELECT row, title || '. ' || abstract FROM papers WHERE row IN ({marks})", chunk)
+            )
+        return found
 
     def text_hashes(self) -> list[str]:
         """Hash of each paper's embedded text, in row order."""

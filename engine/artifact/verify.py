@@ -2,8 +2,8 @@
 
 Opening an index checks only what is cheap (files present at their recorded sizes,
 counts and shapes agreeing). Verification reads everything: the sha256 of each file,
-SQLite's own integrity check, that the vectors are finite and unit-norm, and that
-FAISS loads with the right number of vectors. Every problem names its file.
+SQLite's own integrity check, that the vectors (and sentence vectors, if any) are
+finite and unit-norm, and that FAISS loads with the right number of vectors. Every problem names its file.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.artifact import integrity, store, vectors
+from engine.artifact import integrity, sentences, store, vectors
 from engine.errors import PaperscopeError
 
 
@@ -74,6 +74,8 @@ def verify_version(version: Path, live: bool = True) -> VersionReport:
         report.problems += _check_vectors(version / store.VECTORS, report.papers, manifest["model"]["dimension"])
     if store.FAISS_INDEX not in damaged:
         report.problems += _check_faiss(version / store.FAISS_INDEX, report.papers, manifest.get("index"))
+    if manifest.get("sentences") and not damaged & set(sentences.FILES):
+        report.problems += sentences.check(version, report.papers, manifest["model"]["dimension"])
     return report
 
 

@@ -16,9 +16,11 @@ from engine.cli.common import (
     JsonOpt,
     ModelOpt,
     SeedOpt,
+    SentencesOpt,
     TopicsOpt,
     app,
     print_hits,
+    print_reasons,
     print_report,
     user_errors,
 )
@@ -56,6 +58,7 @@ def build(
     ] = None,
     ray_actors: Annotated[int | None, typer.Option("--ray-actors", help="Actors (default: one per CPU).")] = None,
     ray_threads: Annotated[int, typer.Option("--ray-threads", help="Model threads per actor.")] = 1,
+    sentences: SentencesOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Build an index from papers (replaces what the index held)."""
@@ -77,6 +80,7 @@ def build(
             topics=topics,
             topic_params=TopicParams(seed=seed, clusterer=clusterer),
             index_type=index_type,
+            sentences=sentences,
         )
         report = builder.build(inputs, index, options)
     print_report(report, as_json, "built")
@@ -90,7 +94,8 @@ def add(
     cache: CacheOpt = True,
     as_json: JsonOpt = False,
 ) -> None:
-    """Add papers to an index; only new or changed papers are embedded."""
+    """Add papers to an index; only new or changed papers are embedded (and their
+    sentences, if the index was built with --sentences)."""
     from engine.pipeline import build as builder
 
     with user_errors():
@@ -107,12 +112,14 @@ def demo(index: IndexOpt = Path("indexes/demo"), cache: CacheOpt = True) -> None
     from engine.pipeline import build as builder
 
     with user_errors():
-        report = builder.build([demo_corpus()], index, builder.Options(use_cache=cache))
+        report = builder.build([demo_corpus()], index, builder.Options(use_cache=cache, sentences=True))
         print_report(report, False, "built")
         with engine.open(index) as ix:
             for text in DEMO_QUERIES:
                 print_hits(ix.search(text, k=3), f"search: {text}")
             source = ix.paper(DEMO_RELATED)
-            print_hits(ix.related(DEMO_RELATED, k=3), f"related to {source.id}: {source.title}")
+            hits = ix.related(DEMO_RELATED, k=3)
+            print_hits(hits, f"related to {source.id}: {source.title}")
+            print_reasons(hits)
     typer.echo(f'\nTry: paperscope search "your question" --index {index}')
     typer.echo(f"     paperscope serve --index {index}   (then open http://127.0.0.1:8000/)")

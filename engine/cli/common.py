@@ -42,6 +42,14 @@ TopicOpt = Annotated[int | None, typer.Option("--topic", help="Only papers of th
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for UMAP, HDBSCAN and the map layout.")]
 TopicsOpt = Annotated[bool, typer.Option("--topics/--no-topics", help="Find topic clusters and the map.")]
 ClustererOpt = Annotated[str, typer.Option("--clusterer", help="graph (Louvain, default) or umap-hdbscan.")]
+SentencesOpt = Annotated[
+    bool,
+    typer.Option(
+        "--sentences",
+        help="Also embed every sentence, so related papers can match on a method or a result "
+        "(better related papers; about twice the embedding time, ~5 KB a paper on disk).",
+    ),
+]
 
 
 @app.callback()
@@ -127,3 +135,20 @@ def print_hits(hits: list, heading: str) -> None:
             cells.append(hit.topic["label"] if hit.topic else "")
         table.add_row(*cells)
     stdout().print(table)
+
+
+def print_reasons(hits: list) -> None:
+    """Why each related or recommended hit was chosen, one line each (a second with the
+    sentence pair that matched best, when the index has sentence vectors)."""
+    for hit in hits:
+        why = hit.because or {}
+        source = f"like {why['like']}, " if "like" in why else ""
+        words = ", ".join(why.get("words", [])) or "-"
+        typer.echo(f"  {hit.rank:>2}. {hit.paper.id}: {source}cosine {why.get('similarity', 0):.2f}; shares {words}")
+        pair = why.get("sentences")
+        if pair:
+            typer.echo(f'      "{_clip(pair["source"])}" ~ "{_clip(pair["hit"])}" ({pair["similarity"]:.2f})')
+
+
+def _clip(sentence: str, limit: int = 90) -> str:
+    return sentence if len(sentence) <= limit else sentence[: limit - 1].rstrip() + "…"

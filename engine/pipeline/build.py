@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.artifact import sentences as sentence_store
 from engine.artifact import shards, store, vectors, version_writer
 from engine.embedding.embedder import Embedder, describe, embedder_like, load_embedder
 from engine.errors import BuildError, IndexCorrupt, IndexNotFound
@@ -24,7 +25,7 @@ from engine.ingest.sources import read_papers
 from engine.papers import Paper
 from engine.pipeline import update
 from engine.pipeline.report import BuildReport, Options, library_versions, now
-from engine.pipeline.vectorize import EMBED_CHUNK, reusable_vectors, vectorize
+from engine.pipeline.vectorize import EMBED_CHUNK, Vectorized, reusable_vectors, sentence_vectors, vectorize
 from engine.topics import stage
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,12 @@ def build(inputs: Sequence[str | Path], index_dir: str | Path, options: Options 
         try:
             embedder = options.embedder or load_embedder(options.model, options.backend)
             done = _vectorize(papers, embedder, previous, options, report, shard_dir)
+            sentences = None
+            if options.sentences:
+                with report.stage("sentences"):
+                    sentences = sentence_vectors(
+                        papers, embedder, options.use_cache, options.progress, options.embed_chunk, options.ray
+                    )
             result = None
             if options.topics:
                 with report.stage("topics"):
@@ -55,7 +62,7 @@ def build(inputs: Sequence[str | Path], index_dir: str | Path, options: Options 
                     result = stage.fit_topics(
                         papers, done.vectors, embedder.embed, options.topic_params, before, options.progress
                     )
-            _publish(report, papers, done.vectors, done.hashes, embedder, result, inputs, options, shard_dir)
+            _publish(report, papers, done, sentences, embedder, result, inputs, options, shard_dir)
         finally:
             if previous is not None:
                 previous.close()
@@ -107,7 +114,8 @@ def refit(index_dir: str | Path, options: Options | None = None) -> BuildReport:
                     papers, matrix, embedder.embed, options.topic_params, before, options.progress
                 )
             with abandoned_on_error(version_writer.VersionWriter(report.index_dir)) as writer, report.stage("write"):
-                writer.reuse_files(previous.path, [store.PAPERS_DB, store.VECTORS, store.FAISS_INDEX])
+                kept = [store.PAPERS_DB, store.VECTORS, store.FAISS_INDEX]
+                writer.reuse_files(previous.path, kept + (list(sentence_store.FILES) if previous.sentences else []))
                 writer.write_topics(result.topics, result.fine, result.coarse, result.xy)
                 manifest = dict(previous.manifest, created=now(), topics=result.summary, libraries=library_versions())
                 final = writer.publish(manifest)
@@ -188,8 +196,8 @@ class _ShardSink:
 def _publish(
     report: BuildReport,
     papers: Sequence[Paper],
-    matrix: np.ndarray,
-    hashes: list[str],
+    done: Vectorized,
+    sentences: tuple[np.ndarray, list[int]] | None,
     embedder: Embedder,
     result: stage.TopicResult | None,
     inputs: Sequence[str | Path],
@@ -197,17 +205,23 @@ def _publish(
     shard_dir: Path | None = None,
 ) -> None:
     """Write every file of a new version and make it live."""
+    matrix = done.vectors
     with abandoned_on_error(version_writer.VersionWriter(report.index_dir)) as writer:
         with report.stage("index"):
             spec = _write_index(writer, matrix, options, shard_dir)
         with report.stage("write"):
             writer.write_vectors(matrix)
-            writer.write_papers(papers, hashes)
+            writer.write_papers(papers, done.hashes)
             if result is not None:
                 writer.write_topics(result.topics, result.fine, result.coarse, result.xy)
             report.papers = len(papers)
             report.topics = result.summary if result is not None else None
-            final = writer.publish(_manifest(describe(embedder, matrix.shape[1]), spec, report, inputs))
+            manifest = _manifest(describe(embedder, matrix.shape[1]), spec, report, inputs)
+            if sentences is not None:
+                stacked, counts = sentences
+                sentence_store.write(writer.temp, stacked, sentence_store.offsets_for(counts))
+                manifest["sentences"] = sentence_store.summary(len(stacked), len(papers))
+            final = writer.publish(manifest)
     report.version = final.name
     report.finish()
 

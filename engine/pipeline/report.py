@@ -103,6 +103,7 @@ class Options:
     use_cache: bool = True
     progress: bool = True
     topics: bool = True
+    sentences: bool = False  # also embed each sentence, for late-interaction related papers
     topic_params: TopicParams = field(default_factory=TopicParams)
     embedder: Embedder | None = None  # an already loaded embedder (tests, long-lived processes)
     ray: RayPlan | None = None  # embed in a Ray actor pool and build the index from shards

@@ -2,8 +2,9 @@
 
 Known papers keep their rows; a newer copy of a known paper is written over its row;
 new papers are appended. Only new texts are embedded. The live version's vectors,
-FAISS index, papers database (with its FTS index and document counts) and topic
-tables are copied and extended rather than rebuilt, and new papers get a topic and a
+FAISS index, papers database (with its FTS index and document counts), topic
+tables and sentence vectors (if the index has them) are copied and extended rather
+than rebuilt, and new papers get a topic and a
 map position from their nearest indexed papers, without a refit. The result is
 published atomically like any other version, so readers see the old version or the
 new one, never a mix.
@@ -18,12 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.artifact import sentences as sentence_store
 from engine.artifact import store, topic_store, vectors, version_writer
 from engine.embedding.embedder import Embedder, text_hash
 from engine.fsutil import abandoned_on_error
 from engine.papers import Paper
 from engine.pipeline.report import BuildReport, Options, library_versions, now
-from engine.pipeline.vectorize import vectorize
+from engine.pipeline.vectorize import sentence_vectors, vectorize
 from engine.topics import fit, stage
 
 
@@ -75,6 +77,16 @@ def grow(
             else None
         )
     report.embedded, report.cached = (done.embedded, done.cached) if done else (0, 0)
+    fresh_sentences = {}
+    if previous.sentences is not None and needs_vector:  # the index has them: keep them complete
+        with report.stage("sentences"):
+            stacked, counts = sentence_vectors(
+                [records[i][1] for i in needs_vector], embedder, options.use_cache, options.progress
+            )
+        ends = np.cumsum(counts)
+        fresh_sentences = {
+            int(rows[i]): stacked[end - n : end] for i, n, end in zip(needs_vector, counts, ends, strict=False)
+        }
     report.reused = changes.existing - len(changes.text_changed)  # rows whose text, so vector, stays
     hashes = [text_hash(paper.text) for _, paper in records]
     fresh = np.zeros((len(records), previous.vectors.shape[1]), dtype=np.float32)
@@ -94,12 +106,17 @@ def grow(
             spec = index.spec
         with report.stage("papers"):
             writer.update_papers(previous.path, [(row, p, h) for (row, p), h in zip(records, hashes, strict=True)])
+        sentence_summary = previous.manifest.get("sentences")
+        if previous.sentences is not None:
+            with report.stage("sentences"):
+                total = sentence_store.extend(previous.sentences, writer.temp, len(matrix), fresh_sentences)
+            sentence_summary = sentence_store.summary(total, len(matrix))
         topic_summary = previous.manifest.get("topics")
         if topic_summary is not None and topic_store.has_topics(previous.db):
             with report.stage("topics"):
                 topic_summary = _assign_topics(writer, rows[needs_vector], neighbours, len(matrix), topic_summary)
         report.papers = len(matrix)
-    return writer, {"index": spec, "topics": topic_summary}
+    return writer, {"index": spec, "topics": topic_summary, "sentences": sentence_summary}
 
 
 def _neighbours_for(

@@ -29,7 +29,7 @@ EMBED_CHUNK = 512
 
 @dataclass
 class Vectorized:
-    vectors: np.ndarray  # float32 [n, d], row i for papers[i]
+    vectors: np.ndarray  # [n, d] (float32 unless asked otherwise), row i for text i
     hashes: list[str]  # text hash per paper
     reused: int  # taken from the live version
     cached: int  # taken from the cache
@@ -49,8 +49,32 @@ def reusable_vectors(previous: Artifact | None, embedder: Embedder) -> dict[str,
     return {digest: previous.vectors[row] for row, digest in enumerate(previous.text_hashes())}
 
 
-def vectorize(
+def vectorize(papers: Sequence[Paper], embedder: Embedder, known: dict[str, np.ndarray], *args, **kwargs) -> Vectorized:
+    """Vectors for ``papers`` (their title and abstract); the other arguments are
+    :func:`embed_texts`'s (with ``ray``, the model runs in a Ray actor pool, see
+    :mod:`engine.ray_embed`; ``on_vectors(rows, vectors)`` sees each embedded batch)."""
+    return embed_texts([paper.text for paper in papers], embedder, known, *args, **kwargs)
+
+
+def sentence_vectors(
     papers: Sequence[Paper],
+    embedder: Embedder,
+    use_cache: bool = True,
+    progress: bool = True,
+    chunk_size: int = EMBED_CHUNK,
+    ray: RayPlan | None = None,
+) -> tuple[np.ndarray, list[int]]:
+    """The vectors of every paper's sentences (``Paper.sentences``), stacked in paper
+    order as float16, and how many each paper has. Sentences go through the same cache
+    as abstracts (keyed by their text), so a rebuild embeds only new ones."""
+    blocks = [paper.sentences for paper in papers]
+    texts = [sentence for block in blocks for sentence in block]
+    done = embed_texts(texts, embedder, {}, use_cache, progress, chunk_size, ray, dtype=np.float16, label="sentences")
+    return done.vectors, [len(block) for block in blocks]
+
+
+def embed_texts(
+    texts: Sequence[str],
     embedder: Embedder,
     known: dict[str, np.ndarray],
     use_cache: bool = True,
@@ -58,17 +82,19 @@ def vectorize(
     chunk_size: int = EMBED_CHUNK,
     ray: RayPlan | None = None,
     on_vectors: Callable[[np.ndarray, np.ndarray], None] | None = None,
+    dtype: type = np.float32,
+    label: str = "embedding",
 ) -> Vectorized:
-    """Vectors for ``papers``; with ``ray``, the model runs in a Ray actor pool (see
-    :mod:`engine.ray_embed`). ``on_vectors(rows, vectors)`` sees each embedded batch."""
-    hashes = [text_hash(paper.text) for paper in papers]
+    """Vectors (``dtype``) for ``texts``: from ``known`` (by text hash), then the cache,
+    then the model."""
+    hashes = [text_hash(text) for text in texts]
     cache = EmbeddingCache(embedder.model.fingerprint, embedder.cache_tag) if use_cache else None
     try:
         # Take the dimension from vectors we already have: when nothing needs
         # embedding, the model is never loaded.
         sample = next(iter(known.values()), None)
         dimension = (len(sample) if sample is not None else None) or (cache and cache.dimension()) or embedder.dimension
-        out = np.empty((len(papers), dimension), dtype=np.float32)
+        out = np.empty((len(texts), dimension), dtype=dtype)
         missing: list[int] = []
         for i, digest in enumerate(hashes):
             vector = known.get(digest)
@@ -76,7 +102,7 @@ def vectorize(
                 missing.append(i)
             else:
                 out[i] = vector
-        reused = len(papers) - len(missing)
+        reused = len(texts) - len(missing)
         cached = 0
         if cache is not None and missing:
             hits = cache.get_many([hashes[i] for i in missing], dimension)
@@ -85,10 +111,9 @@ def vectorize(
                     out[i] = hits[hashes[i]]
             cached = sum(1 for i in missing if hashes[i] in hits)  # papers, not distinct texts
             missing = [i for i in missing if hashes[i] not in hits]
-        texts = [papers[i].text for i in missing]
         where = np.asarray(missing, dtype=np.int64)
-        with progress_bar(len(missing), "embedding", enabled=progress) as advance:
-            for positions, vecs in _batches(texts, embedder, chunk_size, ray):
+        with progress_bar(len(missing), label, enabled=progress) as advance:
+            for positions, vecs in _batches([texts[i] for i in missing], embedder, chunk_size, ray):
                 rows = where[positions]
                 out[rows] = vecs
                 if cache is not None:
