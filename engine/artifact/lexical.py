@@ -17,7 +17,7 @@ import re
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from engine.errors import QueryError
 from engine.text import stop_words
@@ -125,6 +125,44 @@ def index_tokens(text: str) -> list[str]:
     scratch.execute("DELETE FROM scratch")
     scratch.execute("INSERT INTO scratch(text) VALUES (?)", (text,))
     return [term for (term,) in scratch.execute("SELECT term FROM scratch_tokens ORDER BY offset")]
+
+
+_STEM_CACHE_WORDS = 200_000  # ~20 MB; a server's vocabulary settles well below this
+_stem_cache: dict[str, tuple[str, ...]] = {}
+_stem_lock = threading.Lock()
+
+
+def stems(words: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """The index terms of each word (Porter stems; none for a word the tokenizer drops,
+    several for one it splits), from SQLite's own tokenizer like :func:`index_tokens`,
+    but for many words in one statement and remembered across calls."""
+    words = set(words)
+    with _stem_lock:
+        missing = [w for w in words if w not in _stem_cache]
+        if missing:
+            if len(_stem_cache) + len(missing) > _STEM_CACHE_WORDS:
+                _stem_cache.clear()
+            index_tokens("")  # makes this thread's scratch table
+            scratch = _tokenizers.db
+            scratch.execute("DELETE FROM scratch")
+            scratch.executemany("INSERT INTO scratch(rowid, text) VALUES (?, ?)", enumerate(missing, start=1))
+            found: dict[int, list[str]] = {}
+            for term, doc in scratch.execute("SELECT term, doc FROM scratch_tokens ORDER BY doc, offset"):
+                found.setdefault(doc, []).append(term)
+            for number, word in enumerate(missing, start=1):
+                _stem_cache[word] = tuple(found.get(number, ()))
+        return {w: _stem_cache[w] for w in words}
+
+
+def stem_document_counts(db: sqlite3.Connection, terms: Iterable[str]) -> dict[str, int]:
+    """Papers holding each index term (absent: none), in one query."""
+    terms = list(set(terms))
+    found: dict[str, int] = {}
+    for start in range(0, len(terms), 500):
+        chunk = terms[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        found.update(db.execute(f"SELECT term, docs FROM papers_df WHERE term IN ({marks})", chunk))
+    return found
 
 
 def document_counts(db: sqlite3.Connection, terms: Sequence[str]) -> dict[str, int]:

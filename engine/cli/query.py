@@ -19,6 +19,7 @@ from engine.cli.common import (
     app,
     print_hits,
     print_json,
+    print_reasons,
     user_errors,
 )
 from engine.errors import InputError, QueryError
@@ -120,6 +121,7 @@ def related(
         print_json(related_answer(source, hits))
     else:
         print_hits(hits, f"related to {source.id}: {source.title}")
+        print_reasons(hits)
 
 
 @app.command()
@@ -130,7 +132,9 @@ def recommend(
     ] = None,
     index: IndexOpt = DEFAULT_INDEX,
     k: KOpt = 10,
-    method: Annotated[str, typer.Option("--method", help="rocchio (default, measured best) or svm.")] = "rocchio",
+    method: Annotated[
+        str, typer.Option("--method", help="fused (default, measured best), rocchio (vectors only) or svm.")
+    ] = "fused",
     topic: TopicOpt = None,
     level: LevelOpt = "fine",
     category: CategoryOpt = None,
@@ -150,9 +154,5 @@ def recommend(
 
         print_json(recommend_answer(like, unlike or [], method, recs))
         return
-    print_hits([r.hit for r in recs], f"recommended ({method}) from {len(like)} liked, {len(unlike or [])} unliked")
-    for r in recs:
-        words = ", ".join(r.because["words"]) or "-"
-        typer.echo(
-            f"  {r.hit.rank:>2}. {r.hit.paper.id}: like {r.because['like']} ({r.because['similarity']:.2f}); {words}"
-        )
+    print_hits(recs, f"recommended ({method}) from {len(like)} liked, {len(unlike or [])} unliked")
+    print_reasons(recs)

@@ -10,9 +10,8 @@ from engine.papers import Paper
 from engine.query.facade import PaperIndex
 from engine.query.filters import Filters
 from engine.query.ranking import Hit
-from engine.query.recommend import Recommendation
 
-# What a hit's score is in each search mode (related and recommend give cosines).
+# What a hit's score is in each search mode (related and recommend: see RELATED_SCORE).
 SCORE_KINDS = {"dense": "cosine", "lexical": "bm25", "hybrid": "rrf"}
 
 
@@ -29,12 +28,24 @@ def search_answer(text: str, mode: str, filters: Filters, hits: Sequence[Hit], e
     return out
 
 
+# Related papers and fused recommendations score by a sum of standardized signals
+# (engine.query.related); a hit's cosine is in its ``because``.
+RELATED_SCORE = "fused"
+RECOMMEND_SCORES = {"fused": RELATED_SCORE, "rocchio": "cosine", "svm": "svm margin"}
+
+
 def related_answer(source: Paper, hits: Sequence[Hit]) -> dict:
-    return {"paper": source.id, "title": source.title, "hits": [hit.to_dict() for hit in hits]}
+    return {"paper": source.id, "title": source.title, "score": RELATED_SCORE, "hits": [hit.to_dict() for hit in hits]}
 
 
-def recommend_answer(like: Sequence[str], unlike: Sequence[str], method: str, found: Sequence[Recommendation]) -> dict:
-    return {"like": list(like), "unlike": list(unlike), "method": method, "hits": [r.to_dict() for r in found]}
+def recommend_answer(like: Sequence[str], unlike: Sequence[str], method: str, found: Sequence[Hit]) -> dict:
+    return {
+        "like": list(like),
+        "unlike": list(unlike),
+        "method": method,
+        "score": RECOMMEND_SCORES[method],
+        "hits": [hit.to_dict() for hit in found],
+    }
 
 
 def paper_answer(ix: PaperIndex, paper_id: str) -> dict:

@@ -23,6 +23,7 @@ from engine.errors import QueryError, UnknownTopic
 from engine.papers import Paper, normalize_id
 from engine.query import ranking
 from engine.query import recommend as recommend_mod
+from engine.query import related as related_mod
 from engine.query.filters import Filters, allowed_rows
 from engine.query.maps import MapData
 
@@ -123,9 +124,9 @@ class PaperIndex:
         k: int = 10,
         filters: Filters | None = None,
         method: str = recommend_mod.DEFAULT_METHOD,
-    ) -> list[recommend_mod.Recommendation]:
+    ) -> list[ranking.Hit]:
         """Papers like ``like`` and unlike ``unlike`` (ids in the index), inputs excluded,
-        each with what drove it (see :mod:`engine.recommend`)."""
+        each with what drove it in ``because`` (see :mod:`engine.query.recommend`)."""
         allowed = self._allowed(None, "fine", filters)
         return recommend_mod.recommend(
             self._artifact, self._faiss, list(like), list(unlike), ranking.check_k(k), allowed, method
@@ -134,9 +135,10 @@ class PaperIndex:
     def related(
         self, paper_id: str, k: int = 10, topic: int | None = None, level: str = "fine", filters: Filters | None = None
     ) -> list[ranking.Hit]:
-        """Papers nearest to the paper ``paper_id`` (which must be in the index)."""
+        """Papers related to the paper ``paper_id`` (which must be in the index), each with
+        why in ``because`` (see :mod:`engine.query.related`)."""
         allowed = self._allowed(topic, level, filters)
-        return ranking.related(self._artifact, self._faiss, paper_id, ranking.check_k(k), allowed)
+        return related_mod.related(self._artifact, self._faiss, paper_id, ranking.check_k(k), allowed)
 
     # --- topics ---------------------------------------------------------------
 

@@ -22,12 +22,14 @@ MAX_QUERY_CHARS = 2000
 
 @dataclass(frozen=True)
 class Hit:
-    """One answer: the paper, its similarity score and its topic (None until topics exist)."""
+    """One answer: the paper, its score, its topic (None until topics exist) and, for
+    related papers and recommendations, why it was chosen."""
 
     paper: Paper
     score: float
     rank: int
     topic: dict | None = None
+    because: dict | None = None
 
     def to_dict(self) -> dict:
         p = self.paper
@@ -41,6 +43,7 @@ class Hit:
             "categories": list(p.categories),
             "primary_category": p.primary_category,
             "topic": self.topic,
+            **({"because": self.because} if self.because is not None else {}),
         }
 
 
@@ -118,10 +121,3 @@ def row_for_id(artifact: Artifact, paper_id: str) -> int:
     if row is None:
         raise UnknownPaper(f"paper {paper_id!r} is not in the index at {artifact.path.parent}")
     return row
-
-
-def related(artifact: Artifact, index, paper_id: str, k: int, allowed: list[int] | None = None) -> list[Hit]:
-    """Papers nearest to a paper already in the index (itself excluded)."""
-    row = row_for_id(artifact, paper_id)
-    vector = np.asarray(artifact.vectors[row], dtype=np.float32)
-    return nearest(artifact, index, vector, k, exclude=frozenset({row}), allowed=allowed)

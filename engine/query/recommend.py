@@ -1,44 +1,34 @@
 """Recommendations from papers a reader likes (and, optionally, dislikes).
 
-Two rankers over the embeddings, both measured by ``benchmarks/recommend.py``:
+Three rankers, measured by ``benchmarks/recommend.py`` and ``benchmarks/related.py``:
 
+* ``fused`` (default): the related-papers ranker (:mod:`engine.query.related`) with
+  several examples: Rocchio candidates re-ranked by cosine, the liked papers' words
+  and (with sentence vectors) their sentences, unliked papers subtracting;
 * ``rocchio``: one query vector, mean(likes) - 0.5 * mean(unlikes), searched in FAISS
   (so filters and k behave exactly as in search);
 * ``svm``: arxiv-sanity's per-request linear SVM, trained on the whole collection with
   the likes as positives and every other paper as a negative (unlikes weighted x10),
   then every paper ranked by its margin.
 
-Each hit says why: the liked paper it is closest to, and the words it shares with it
-that are rare among the candidates.
+Each hit says why (``Hit.because``): the liked paper it is closest to, and the words
+(and sentences) it shares with it.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from engine.artifact.store import Artifact
 from engine.errors import QueryError
-from engine.query import ranking
-from engine.text import content_words
+from engine.query import ranking, related
 
-METHODS = ("rocchio", "svm")
-DEFAULT_METHOD = "rocchio"  # chosen by benchmarks/recommend.py (see README)
+METHODS = ("fused", "rocchio", "svm")
+DEFAULT_METHOD = "fused"  # chosen by benchmarks/related.py and benchmarks/recommend.py (see README)
 MAX_EXAMPLES = 100
-UNLIKE_WEIGHT = 0.5  # Rocchio's beta
 SVM_UNLIKE_WEIGHT = 10.0
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    hit: ranking.Hit
-    because: dict  # {"like": id, "title": its title, "similarity": float, "words": [...]}
-
-    def to_dict(self) -> dict:
-        return {**self.hit.to_dict(), "because": self.because}
 
 
 def check_examples(like: Sequence[str], unlike: Sequence[str]) -> None:
@@ -49,14 +39,6 @@ def check_examples(like: Sequence[str], unlike: Sequence[str]) -> None:
     overlap = set(like) & set(unlike)
     if overlap:
         raise QueryError(f"papers both liked and unliked: {', '.join(sorted(overlap))}")
-
-
-def rocchio_vector(matrix: np.ndarray, like_rows: list[int], unlike_rows: list[int]) -> np.ndarray:
-    target = np.asarray(matrix[like_rows], dtype=np.float32).mean(axis=0)
-    if unlike_rows:
-        target = target - UNLIKE_WEIGHT * np.asarray(matrix[unlike_rows], dtype=np.float32).mean(axis=0)
-    norm = float(np.linalg.norm(target))
-    return target / norm if norm > 0 else target
 
 
 def svm_scores(matrix: np.ndarray, like_rows: list[int], unlike_rows: list[int], seed: int = 0) -> np.ndarray:
@@ -82,15 +64,17 @@ def recommend(
     k: int = 10,
     allowed: list[int] | None = None,
     method: str = DEFAULT_METHOD,
-) -> list[Recommendation]:
+) -> list[ranking.Hit]:
     check_examples(like, unlike)
     if method not in METHODS:
         raise QueryError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
     like_rows = [ranking.row_for_id(artifact, pid) for pid in like]
     unlike_rows = [ranking.row_for_id(artifact, pid) for pid in unlike]
+    if method == "fused":
+        return related.from_examples(artifact, index, like_rows, unlike_rows, k, allowed)
     inputs = frozenset(like_rows + unlike_rows)
     if method == "rocchio":
-        target = rocchio_vector(artifact.vectors, like_rows, unlike_rows)
+        target = related.rocchio_vector(artifact.vectors, like_rows, unlike_rows)
         ranked = ranking.dense_rows(artifact, index, target, k + len(inputs), allowed)
         picked = [(row, score) for row, score in ranked if row not in inputs][:k]
     else:
@@ -101,33 +85,5 @@ def recommend(
             scores = scores + mask
         scores[list(inputs)] = -np.inf
         picked = [(int(r), float(scores[r])) for r in np.argsort(-scores)[:k] if np.isfinite(scores[r])]
-    return _explain(artifact, ranking.hits_for(artifact, picked), [row for row, _ in picked], like_rows)
-
-
-def _explain(
-    artifact: Artifact, hits: list[ranking.Hit], hit_rows: list[int], like_rows: list[int]
-) -> list[Recommendation]:
-    """The liked paper each hit is closest to, and the words they share that are rare
-    among the hits (so "model" or "results" never explain anything)."""
-    if not hits:
-        return []
-    liked = artifact.papers_by_rows(like_rows)
-    sims = (
-        np.asarray(artifact.vectors[hit_rows], dtype=np.float32)
-        @ np.asarray(artifact.vectors[like_rows], dtype=np.float32).T
-    )
-    words = {h.paper.id: content_words(h.paper.title + " " + h.paper.abstract) for h in hits}
-    spread = Counter(w for ws in words.values() for w in ws)
-    out = []
-    for i, hit in enumerate(hits):
-        j = int(np.argmax(sims[i]))
-        source = liked[like_rows[j]]
-        shared = words[hit.paper.id] & content_words(source.title + " " + source.abstract)
-        ranked = sorted(shared, key=lambda w: (spread[w], -len(w), w))[:4]
-        out.append(
-            Recommendation(
-                hit,
-                {"like": source.id, "title": source.title, "similarity": round(float(sims[i, j]), 4), "words": ranked},
-            )
-        )
-    return out
+    rows = [row for row, _ in picked]
+    return related.explain(artifact, ranking.hits_for(artifact, picked), rows, like_rows)

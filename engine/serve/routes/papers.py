@@ -14,7 +14,8 @@ router = APIRouter(tags=["papers"], dependencies=[Depends(authorized)])
 # route comes first so ".../related" is not read as part of an id.
 @router.get("/api/papers/{paper_id:path}/related")
 def related(paper_id: str, ix: Index, k: K = 10, filters: QueryFilters = None) -> dict:
-    """Papers nearest to a paper of the index."""
+    """Papers related to a paper of the index, best first, each with why (`because`: its
+    cosine, the words it shares and, with sentence vectors, the best-matching sentences)."""
     check_id(paper_id)
     hits = ix.related(paper_id, k=k, filters=filters)
     return answers.related_answer(ix.paper(paper_id), hits)

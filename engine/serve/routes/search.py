@@ -35,7 +35,7 @@ class RecommendRequest(BaseModel):
     like: list[PaperId] = Field(min_length=1, max_length=MAX_EXAMPLES)
     unlike: list[PaperId] = Field(default_factory=list, max_length=MAX_EXAMPLES)
     k: int = Field(10, ge=1, le=MAX_API_K)
-    method: Literal["rocchio", "svm"] = "rocchio"
+    method: Literal["fused", "rocchio", "svm"] = "fused"
     category: list[Category] = Field(default_factory=list, max_length=MAX_CATEGORIES)
     since: str | None = Field(None, max_length=10)
     until: str | None = Field(None, max_length=10)
