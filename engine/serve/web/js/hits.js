@@ -8,14 +8,16 @@ import { mark, marked } from "./state.js";
 import { rich, plain } from "./tex.js";
 import { showTopic } from "./topics.js";
 
-/* What a hit's score measures. Search answers name it ("score": cosine for semantic,
- * bm25 for keywords, rrf for hybrid); related papers, a topic's papers and
- * recommendations are cosine similarities. A rank-fusion score (~0.03) only orders the
- * list, so it is labelled as such rather than passed off as a similarity. */
+/* What a hit's score measures. Answers name it ("score": cosine for semantic search and
+ * a topic's papers, bm25 for keywords, rrf for hybrid, fused for related papers and
+ * recommendations). Fusion scores only order the list, so they are labelled as such
+ * rather than passed off as similarities (a related paper's cosine is in its reason). */
 const SCORES = {
   cosine: { name: "similarity", short: "sim", digits: (v) => (Math.abs(v) >= 0.1 ? 2 : 3), about: "Cosine similarity of the query and the paper" },
   bm25: { name: "BM25", short: "BM25", digits: () => 1, about: "BM25 keyword score: higher when the query's rarer words occur more often" },
   rrf: { name: "fusion", short: "fusion", digits: () => 3, about: "Rank fusion of the semantic and keyword rankings, Σ 1/(60 + rank): it orders the list, it is not a similarity" },
+  fused: { name: "match", short: "match", digits: () => 2, about: "Cosine similarity, shared words and (with sentence vectors) matching sentences, each standardized over the candidates and summed: it orders the list, it is not a similarity" },
+  "svm margin": { name: "margin", short: "margin", digits: () => 2, about: "Margin of a linear SVM fitted to the papers you like: it orders the list" },
 };
 
 /** ``score`` as the page shows it, e.g. "similarity 0.83" (or "sim 0.83"), "BM25 12.4", "fusion 0.033". */

@@ -6,6 +6,7 @@ import { $, append, clear, errorBox, h, icon, loadingLines } from "./dom.js";
 import { encodeId } from "./format.js";
 import { categoryPills, dateEl, feedbackButtons, hitItem, markSelected, topicChip } from "./hits.js";
 import { highlightOnMap, showOnMap } from "./map.js";
+import { because } from "./reasons.js";
 import { app } from "./state.js";
 import { rich } from "./tex.js";
 
@@ -73,7 +74,7 @@ export async function openPaper(id, { push = true } = {}) {
     if (seq !== d.seq) return;
     relatedBox.dataset.state = "ready";
     if (!related.hits.length) clear(relatedBox, h("p", { class: "muted" }, "No related papers."));
-    else clear(relatedBox, h("ol", { class: "hit-list compact-list", testid: "related-list" }, related.hits.map((hit) => hitItem(hit, { compact: true, testid: "related", about: "Cosine similarity to this paper" }))));
+    else clear(relatedBox, h("ol", { class: "hit-list compact-list", testid: "related-list" }, related.hits.map((hit) => hitItem(hit, { compact: true, testid: "related", score: related.score || "cosine", extra: because(hit.because) }))));
   } catch (err) {
     if (seq !== d.seq) return;
     relatedBox.dataset.state = "error";

@@ -5,7 +5,7 @@ import { api } from "./api.js";
 import { $, clear, emptyState, errorBox, h, icon, loadingLines } from "./dom.js";
 import { plural } from "./format.js";
 import { hitItem, refreshFeedbackButtons } from "./hits.js";
-import { openPaper } from "./paper.js";
+import { because } from "./reasons.js";
 import { clearMarks, currentMarks, onMarksChange, unmark } from "./state.js";
 import { plain, rich } from "./tex.js";
 
@@ -96,19 +96,6 @@ async function loadRecommendations() {
   }
 }
 
-/** "Because you liked X · similarity 0.71 · shared words …", from the answer's ``because``. */
-function because(reason) {
-  if (!reason || !reason.like) return null;
-  return h(
-    "p",
-    { class: "because", testid: "because" },
-    "Because you liked ",
-    h("button", { type: "button", class: "link", testid: "because-title", dataset: { id: reason.like }, onclick: () => openPaper(reason.like) }, rich(reason.title || reason.like)),
-    typeof reason.similarity === "number" ? h("span", { class: "muted" }, ` · similarity ${reason.similarity.toFixed(2)}`) : null,
-    reason.words && reason.words.length ? h("span", { class: "shared" }, " · shared words ", reason.words.map((w) => h("span", { class: "word" }, w))) : null,
-  );
-}
-
 function renderRecommendations(answer) {
   const box = $("#recommendations");
   if (!answer.hits.length) {
@@ -118,7 +105,7 @@ function renderRecommendations(answer) {
   const list = h(
     "ol",
     { class: "hit-list", testid: "recommendation-list" },
-    answer.hits.map((hit) => hitItem(hit, { extra: because(hit.because), testid: "recommendation", about: "Cosine similarity to the papers you like (less those you do not)" })),
+    answer.hits.map((hit) => hitItem(hit, { extra: because(hit.because), testid: "recommendation", score: answer.score || "cosine" })),
   );
   clear(
     box,
