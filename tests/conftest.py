@@ -14,6 +14,8 @@ import pytest
 FIXTURES = Path(__file__).parent / "fixtures"
 CORPUS_SAMPLE = FIXTURES / "corpus-astro-ph.GA+cs.CL-300.jsonl.gz"
 SNAPSHOT_SAMPLE = FIXTURES / "snapshot-sample.jsonl"
+RELATED_SAMPLE = FIXTURES / "related-optimal-transport-41.jsonl.gz"  # see scripts/make-fixtures
+RELATED_TRUTH = FIXTURES / "related-optimal-transport-41.truth.json"
 GA_DIGEST_1 = FIXTURES / "digest-astro-ph.GA-2026-06-15.md"
 GA_DIGEST_2 = FIXTURES / "digest-astro-ph.GA-2026-06-19.md"
 
@@ -53,12 +55,13 @@ def demo_index(tmp_path_factory: pytest.TempPathFactory, demo_digest: Path, embe
 
 @pytest.fixture(scope="session")
 def corpus_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """300 astro-ph.GA and cs.CL papers with topics, on the static backend (instant
-    embedding: these tests are about the query layer); tests must not modify it."""
+    """300 astro-ph.GA and cs.CL papers with topics and sentence vectors, on the static
+    backend (instant embedding: these tests are about the query layer); tests must not
+    modify it."""
     from engine.pipeline.build import Options, build
 
     path = tmp_path_factory.mktemp("corpus") / "ix"
-    build([CORPUS_SAMPLE], path, Options(backend="static", progress=False))
+    build([CORPUS_SAMPLE], path, Options(backend="static", progress=False, sentences=True))
     return path
 
 

@@ -33,6 +33,7 @@ def test_an_old_index_opens_and_answers(old_index: Path) -> None:
         assert [h.paper.id for h in ix.search("neural architecture search", k=5, mode="lexical")]
         related = ix.related(hits[0].paper.id, k=5)
         assert hits[0].paper.id not in [h.paper.id for h in related] and len(related) == 5
+        assert all(h.because and h.because["similarity"] > 0 for h in related)  # a reason, even without counts
         assert ix.topics("fine") and ix.map_data().fine_topics
 
 

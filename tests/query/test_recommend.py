@@ -28,7 +28,7 @@ def test_likes_pull_toward_their_field_and_inputs_are_excluded(corpus_index: Pat
     like = ASTRO[:4]
     with engine.open(corpus_index) as ix:
         recs = ix.recommend(like, k=10, method=method)
-    ids = [r.hit.paper.id for r in recs]
+    ids = [r.paper.id for r in recs]
     assert len(ids) == 10 and not set(ids) & set(like)
     assert sum(i in ASTRO for i in ids) >= 9
     for r in recs:
@@ -42,8 +42,8 @@ def test_unlikes_push_away(corpus_index: Path, method: str) -> None:
     like = ASTRO[:3] + LANGUAGE[:3]
     unlike = LANGUAGE[3:8]
     with engine.open(corpus_index) as ix:
-        plain = [r.hit.paper.id for r in ix.recommend(like, k=20, method=method)]
-        pushed = [r.hit.paper.id for r in ix.recommend(like, unlike, k=20, method=method)]
+        plain = [r.paper.id for r in ix.recommend(like, k=20, method=method)]
+        pushed = [r.paper.id for r in ix.recommend(like, unlike, k=20, method=method)]
     assert not set(pushed) & set(like + unlike)
     assert sum(i in LANGUAGE for i in pushed) < sum(i in LANGUAGE for i in plain)
 
@@ -52,7 +52,7 @@ def test_recommend_respects_filters(corpus_index: Path) -> None:
     with engine.open(corpus_index) as ix:
         for method in METHODS:
             recs = ix.recommend(ASTRO[:3], k=10, filters=Filters(categories=("cs.CL",)), method=method)
-            assert len(recs) == 10 and all("cs.CL" in r.hit.paper.categories for r in recs)
+            assert len(recs) == 10 and all("cs.CL" in r.paper.categories for r in recs)
 
 
 def test_recommend_errors(corpus_index: Path) -> None:
@@ -77,5 +77,5 @@ def test_recommend_cli_json(corpus_index: Path) -> None:
     )
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout)
-    assert out["method"] == "rocchio" and len(out["hits"]) == 5
+    assert out["method"] == "fused" and out["score"] == "fused" and len(out["hits"]) == 5
     assert all(hit["because"]["like"] in ASTRO[:2] and hit["topic"] for hit in out["hits"])

@@ -46,6 +46,8 @@ def test_answers_have_the_cli_shapes(served_corpus: str, corpus_index: Path) -> 
     related = httpx.get(f"{served_corpus}/api/papers/{paper.id}/related", params={"k": 4}).json()
     assert related == _cli_json("related", paper.id, "-k", "4", "--index", str(corpus_index))
     assert paper.id not in [h["id"] for h in related["hits"]] and len(related["hits"]) == 4
+    assert related["score"] == "fused"
+    assert all(h["because"]["words"] is not None and h["because"]["sentences"]["hit"] for h in related["hits"])
 
     body = {"like": [PAPERS[0].id, PAPERS[1].id], "unlike": [PAPERS[2].id], "k": 5}
     recommended = httpx.post(f"{served_corpus}/api/recommend", json=body).json()
@@ -54,6 +56,7 @@ def test_answers_have_the_cli_shapes(served_corpus: str, corpus_index: Path) -> 
     assert not {h["id"] for h in recommended["hits"]} & {p.id for p in PAPERS[:3]}
     titles = {p.id: p.title for p in PAPERS}
     assert all(titles[h["because"]["like"]] == h["because"]["title"] for h in recommended["hits"])
+    assert recommended["method"] == "fused" and recommended["score"] == "fused"
 
     topics = httpx.get(f"{served_corpus}/api/topics").json()
     assert topics == _cli_json("topics", "--index", str(corpus_index))

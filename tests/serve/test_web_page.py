@@ -132,11 +132,12 @@ def test_each_search_mode_names_its_score(web: Watched) -> None:
         name, value = first.inner_text().rsplit(" ", 1)
         assert name == SCORE_NAMES[kind] and first.get_attribute("data-kind") == kind
         assert abs(float(value) - answer["hits"][0]["score"]) <= 0.05  # BM25 shows one decimal
-    # related papers are cosine similarities whatever the search mode
+    # related papers have the fused score whatever the search mode
     page.locator("[data-testid=result-title]").first.click()
     page.wait_for_selector("[data-testid=related-list]")
     related = page.locator("[data-testid=related-score]")
-    assert {related.nth(i).get_attribute("data-kind") for i in range(related.count())} == {"cosine"}
+    assert {related.nth(i).get_attribute("data-kind") for i in range(related.count())} == {"fused"}
+    assert related.first.inner_text().startswith("match ")
     web.assert_clean()
 
 
@@ -171,6 +172,15 @@ def test_a_result_opens_its_abstract_and_related_papers(web: Watched) -> None:
     related = _api(web.base, f"/api/papers/{paper['id']}/related", k=10)["hits"]
     assert _ids(page, "[data-testid=related]") == [hit["id"] for hit in related]
     assert paper["id"] not in _ids(page, "[data-testid=related]")
+    # each says why: its similarity, the words it shares, the sentences that matched best
+    for i, hit in enumerate(related):
+        item = page.locator("[data-testid=related]").nth(i)
+        reason = item.get_by_test_id("because").inner_text()
+        assert reason.startswith(f"Similarity {hit['because']['similarity']:.2f}")
+        assert all(word in reason for word in hit["because"]["words"])
+        sentence = hit["because"]["sentences"]["hit"]
+        if "$" not in sentence and "\\" not in sentence:  # TeX is typeset, so only plain text compares
+            assert item.locator(".pair-hit").inner_text() == sentence
 
     # a related paper opens in turn, and Back returns to the first
     page.locator("[data-testid=related-title]").first.click()
