@@ -63,16 +63,34 @@ def ndcg(ranked: Sequence[str], grades: dict[str, int], depth: int = DEPTH) -> f
 def score(cube: CSFCube, rank: Callable[[str], Sequence[str]], queries: Sequence[str] | None = None) -> float:
     """Mean NDCG@20 over the query-facets of ``queries`` (default: all); ``rank(pid)``
     returns collection ids, best first (the query itself is dropped here if present)."""
+    return mean_over(per_facet(cube, rank, queries))
+
+
+def per_facet(
+    cube: CSFCube, rank: Callable[[str], Sequence[str]], queries: Sequence[str] | None = None
+) -> dict[tuple[str, str], float]:
+    """NDCG@20 of each query-facet of ``queries`` (default: all); each query is ranked once."""
     wanted = set(queries or cube.queries)
-    values = []
+    values = {}
     cache: dict[str, list[str]] = {}
-    for (query, _facet), grades in sorted(cube.judged.items()):
+    for (query, facet), grades in sorted(cube.judged.items()):
         if query not in wanted:
             continue
         if query not in cache:
             cache[query] = [pid for pid in rank(query) if pid != query][: DEPTH + 1]
-        values.append(ndcg(cache[query], grades))
-    return float(np.mean(values))
+        values[(query, facet)] = ndcg(cache[query], grades)
+    return values
+
+
+def mean_over(values: dict[tuple[str, str], float], queries: Sequence[str] | None = None) -> float:
+    """Mean of per-facet values, over the facets of ``queries`` (default: all)."""
+    picked = [v for (query, _), v in values.items() if queries is None or query in queries]
+    return float(np.mean(picked)) if picked else float("nan")
+
+
+def folds(cube: CSFCube, count: int = 5) -> list[list[str]]:
+    """The query papers dealt into ``count`` folds (sorted ids, round robin)."""
+    return [cube.queries[i::count] for i in range(count)]
 
 
 def dense_ranker(cube: CSFCube, vectors: np.ndarray) -> Callable[[str], list[str]]:

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Which recommender ranks better: Rocchio's vector or arxiv-sanity's per-request SVM.
+"""Which recommender ranks better: fused (the related-papers ranker), Rocchio's vector
+or arxiv-sanity's per-request SVM.
 
-    python benchmarks/recommend.py [--data ../shared/data] [--trials 5] [--backend auto] [--json OUT]
+    python benchmarks/recommend.py [--data ../shared/data] [--trials 5] [--backend auto] [--sentences] [--json OUT]
 
 On the 24-category clustering set (7,200 papers, 300 per primary category), built once
 into a temporary index (vectors come from the embedding cache after the first run).
@@ -9,7 +10,7 @@ For every category and trial: 5 random papers of the category are liked, and the
 ranker's top 10 (inputs excluded) are scored by the share in that category
 (precision@10). With unlikes: 5 papers of the *nearest other* category (by centroid)
 are also disliked, and we report precision@10 and the share of the disliked category
-in the top 10, which negatives should push down. Both methods see the same draws.
+in the top 10, which negatives should push down. All methods see the same draws.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--likes", type=int, default=5)
     parser.add_argument("--backend", default="auto")
+    parser.add_argument("--sentences", action="store_true", help="build with sentence vectors (fused uses them)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
@@ -55,7 +57,7 @@ def main() -> None:
         build(
             [args.data / "eval" / "clustering-24x300.jsonl.gz"],
             index,
-            Options(backend=args.backend, topics=False, progress=sys.stderr.isatty()),
+            Options(backend=args.backend, topics=False, progress=sys.stderr.isatty(), sentences=args.sentences),
         )
         with engine.open(index) as ix:
             artifact = ix._artifact
@@ -92,7 +94,7 @@ def main() -> None:
                         tick = time.perf_counter()
                         recs = ix.recommend(like, negatives, k=10, method=method)
                         figures["ms"].append((time.perf_counter() - tick) * 1000)
-                        got = [label_of[r.hit.paper.id] for r in recs]
+                        got = [label_of[r.paper.id] for r in recs]
                         figures["p10" + suffix].append(sum(g == category for g in got) / 10)
                         figures["rival_share" + suffix].append(sum(g == rival for g in got) / 10)
                 results[method] = {key: round(float(np.mean(v)), 4) for key, v in figures.items()}
@@ -109,7 +111,8 @@ def main() -> None:
             f"{method:8s} {r['p10']:6.3f} {r['p10_with_unlikes']:14.3f} {r['rival_share']:12.3f} "
             f"{r['rival_share_with_unlikes']:15.3f} {r['ms_p50']:7.1f}"
         )
-    write_json(args.json, {"draws": len(draws), "likes": args.likes, "methods": results, "peak_rss_mb": peak_rss_mb()})
+    figures = {"draws": len(draws), "likes": args.likes, "sentences": args.sentences, "methods": results}
+    write_json(args.json, {**figures, "peak_rss_mb": peak_rss_mb()})
 
 
 if __name__ == "__main__":
