@@ -213,8 +213,8 @@ def test_likes_and_unlikes_drive_the_recommendations(web: Watched) -> None:
     assert first and liked not in first
     expected = httpx.post(f"{web.base}/api/recommend", json={"like": [liked], "unlike": [], "k": 20}).json()
     assert first == [hit["id"] for hit in expected["hits"]]
-    assert page.locator("[data-testid=because]").count() == len(first)
-    reasons = page.locator("[data-testid=because-title]")
+    assert page.locator("#recommendations [data-testid=because]").count() == len(first)
+    reasons = page.locator("#recommendations [data-testid=because-title]")
     assert {reasons.nth(i).get_attribute("data-id") for i in range(reasons.count())} == {liked}
 
     unliked = first[0]
@@ -241,7 +241,7 @@ def test_likes_and_unlikes_drive_the_recommendations(web: Watched) -> None:
     assert _recommended(page, 1, 1) == second
     assert _ids(page, "[data-testid=examples-like] .example") == [liked]
     assert page.locator("[data-testid=examples-like] .example-title").inner_text() == stored
-    assert page.locator("[data-testid=because-title]").first.inner_text() == liked_title
+    assert page.locator("#recommendations [data-testid=because-title]").first.inner_text() == liked_title
     page.locator("[data-testid=examples-like] .example-remove").click()
     page.wait_for_selector("#recommendations[data-state=empty]")
     web.assert_clean()
@@ -262,6 +262,18 @@ def test_topic_list_and_a_topic_s_papers(web: Watched) -> None:
     assert page.get_by_test_id("topic-title").inner_text() == topic["label"]
     assert _ids(page, "[data-testid=topic-paper]") == [hit["id"] for hit in topic["hits"]]
     assert page.locator("[data-testid=topic-keywords] li").all_inner_texts() == topic["keywords"]
+
+    # papers per month: a small chart for every topic in the list, a larger one in the view
+    trends = {t["id"]: t for t in _api(web.base, "/api/topics/trends", level="fine")["topics"]}
+    page.wait_for_selector("[data-testid=topic-item] [data-testid=topic-trend]")
+    for item in page.locator("[data-testid=topic-item]").all():
+        expected = trends[int(item.get_attribute("data-topic-id"))]
+        chart = item.get_by_test_id("topic-trend")
+        assert chart.get_attribute("data-counts") == ",".join(map(str, expected["counts"]))
+        assert item.get_by_test_id("topic-emerging").count() == int(expected["emerging"])
+    large = page.get_by_test_id("topic-trend-large")
+    assert large.get_attribute("data-counts") == ",".join(map(str, trends[int(topic_id)]["counts"]))
+    assert large.locator("rect").count() == len(trends[int(topic_id)]["counts"])
 
     # a paper of the topic opens in the detail pane
     page.locator("[data-testid=topic-paper-title]").first.click()
