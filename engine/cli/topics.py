@@ -31,13 +31,24 @@ def topics_command(
     refit: Annotated[bool, typer.Option("--refit", help="Cluster again (topic ids kept where topics match).")] = False,
     seed: SeedOpt = 42,
     clusterer: ClustererOpt = "graph",
+    trends: Annotated[
+        bool, typer.Option("--trends", help="Papers per month of each topic, and the emerging topics.")
+    ] = False,
+    since: Annotated[str | None, typer.Option("--since", help="With --trends: from this date (2025, 2025-06).")] = None,
+    recent: Annotated[int, typer.Option("--recent", help="With --trends: months that count as recent.")] = 3,
     as_json: JsonOpt = False,
 ) -> None:
-    """List the topics: id, label, size, keywords and representative papers."""
+    """List the topics: id, label, size, keywords and representative papers (or, with
+    --trends, their papers per month and the emerging ones)."""
     import engine
     from engine.query import answers
 
     with user_errors():
+        if trends:
+            with engine.open(index) as ix:
+                answer = answers.trends_answer(ix, level, since, recent)
+            print_json(answer) if as_json else _print_trends(answer)
+            return
         if refit:
             from engine.pipeline import build as builder
             from engine.topics.fit import TopicParams
@@ -121,3 +132,34 @@ def _print_topics(found: list, level: str, coarse_titles: dict, ix) -> None:
             cells.append(coarse_titles.get(t.parent, "") if t.parent is not None else "")
         table.add_row(*cells, first)
     stdout().print(table)
+
+
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(counts: list[int]) -> str:
+    """Papers per month as a row of block characters, scaled to the busiest month."""
+    top = max(counts, default=0)
+    return "".join(" " if c == 0 else SPARK[min(len(SPARK) - 1, c * len(SPARK) // (top + 1))] for c in counts)
+
+
+def _print_trends(answer: dict) -> None:
+    from rich.table import Table
+
+    months = answer["months"]
+    span = f"{months[0]} to {months[-1]}" if months else "no dated papers"
+    recent = answer["recent_months"]
+    table = Table(title=f"{answer['level']} topics per month, {span}", title_justify="left")
+    for name, justify in (("id", "right"), ("label", "left"), ("papers", "right"), ("per month", "left")):
+        table.add_column(name, justify=justify)
+    table.add_column(f"share, last {recent} months vs before", justify="right")
+    for t in answer["topics"]:
+        mark = " ▲ emerging" if t["emerging"] else ""
+        cells = [str(t["id"]), t["label"] or "", str(sum(t["counts"])), sparkline(t["counts"])]
+        table.add_row(*cells, f"×{t['growth']:.2f} (z {t['z']:.1f}){mark}")
+    stdout().print(table)
+    rising = ", ".join(f"{t['label']} (×{t['growth']:.2f})" for t in answer["emerging"]) or "none"
+    typer.echo(f"emerging over the last {recent} complete months: {rising}")
+    if answer["complete_months"] < len(months):
+        left_out = ", ".join(months[answer["complete_months"] :])
+        typer.echo(f"(still being collected, so not compared: {left_out})")

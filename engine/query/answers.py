@@ -124,3 +124,35 @@ def coarse_labels(ix: PaperIndex) -> dict[int, str]:
 
 def outliers(ix: PaperIndex) -> int:
     return len(ix) - sum(t.size for t in ix.topics("fine"))
+
+
+def trends_answer(ix: PaperIndex, level: str, since: str | None, recent: int) -> dict:
+    """Papers per month of every topic, the months' totals, and the emerging topics
+    (fastest-growing share first, each with its counts, growth and z)."""
+    found = ix.topic_trends(level, since, recent)
+    labels = {t.id: t.label for t in ix.topics(level)}
+
+    def item(trend) -> dict:
+        return {
+            "id": trend.topic,
+            "label": labels.get(trend.topic, "outliers" if trend.topic < 0 else None),
+            "counts": trend.counts,
+            "recent": trend.recent,
+            "earlier": trend.earlier,
+            "growth": round(trend.growth, 3),
+            "z": round(trend.z, 2),
+            "emerging": trend.emerging,
+        }
+
+    ordered = sorted(found.topics.values(), key=lambda t: (-sum(t.counts), t.topic))
+    return {
+        "level": level,
+        "since": since,
+        "months": found.months,
+        "totals": found.totals,
+        "recent_months": found.recent_months,
+        "complete_months": found.complete_months,
+        "undated": found.undated,
+        "emerging": [item(t) for t in found.emerging()],
+        "topics": [item(t) for t in ordered],
+    }

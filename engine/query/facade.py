@@ -21,7 +21,7 @@ from engine.artifact.topic_store import Topic
 from engine.embedding.embedder import Embedder, embedder_like
 from engine.errors import QueryError, UnknownTopic
 from engine.papers import Paper, normalize_id
-from engine.query import ranking
+from engine.query import ranking, trends
 from engine.query import recommend as recommend_mod
 from engine.query import related as related_mod
 from engine.query.filters import Filters, allowed_rows
@@ -167,6 +167,15 @@ class PaperIndex:
         """Ids of every paper in a topic."""
         rows = topic_store.rows_in(self._artifact.db, topic_store.check_level(level), int(topic_id))
         return self._artifact.ids(rows) if rows else []
+
+    def topic_trends(self, level: str = "fine", since: str | None = None, recent: int = trends.RECENT_MONTHS):
+        """Papers per month of every topic (dated from ``since`` on), and which topics
+        emerged over the last ``recent`` months (see :mod:`engine.query.trends`)."""
+        if not self.has_topics():
+            raise UnknownTopic(self._no_topic_message(0, level))
+        if not isinstance(recent, int) or isinstance(recent, bool) or not 1 <= recent <= 24:
+            raise QueryError(f"recent must be a whole number of months from 1 to 24, not {recent!r}")
+        return trends.trends(self._artifact, level, since, recent)
 
     def map_data(self) -> MapData:
         if not self.has_topics():

@@ -36,7 +36,7 @@ class Filters:
         for value in self.categories:
             if not isinstance(value, str) or not _CATEGORY.fullmatch(value):
                 raise QueryError(f"category {value!r} is not a category or prefix (e.g. cs.CV, cs., astro-ph)")
-        bounds = [_date_bound(self.since, "since", last=False), _date_bound(self.until, "until", last=True)]
+        bounds = [date_bound(self.since, "since", last=False), date_bound(self.until, "until", last=True)]
         if bounds[0] and bounds[1] and bounds[0] > bounds[1]:
             raise QueryError(f"since {self.since} is after until {self.until}")
         topic_store.check_level(self.level)
@@ -52,7 +52,7 @@ class Filters:
         return out
 
 
-def _date_bound(value: str | None, name: str, last: bool) -> str | None:
+def date_bound(value: str | None, name: str, last: bool) -> str | None:
     if value is None:
         return None
     match = _DATE.fullmatch(str(value).strip())
@@ -72,8 +72,8 @@ def allowed_rows(artifact: Artifact, filters: Filters | None) -> list[int] | Non
     if filters is None or not filters.active:
         return None
     clauses, params = [], []
-    since = _date_bound(filters.since, "since", last=False)
-    until = _date_bound(filters.until, "until", last=True)
+    since = date_bound(filters.since, "since", last=False)
+    until = date_bound(filters.until, "until", last=True)
     if since:
         clauses.append("date >= ?")
         params.append(since)

@@ -24,6 +24,21 @@ def topics(ix: Index, level: Level = "fine", papers: bool = True) -> dict:
     return answers.topics_answer(ix, level, members=papers)
 
 
+# Before /api/topics/{topic_id}, which would read "trends" as a topic id.
+@router.get("/api/topics/trends")
+def topic_trends(
+    ix: Index,
+    level: Level = "fine",
+    since: Annotated[
+        str | None, Query(max_length=10, description="From this date: 2025, 2025-06 or 2025-06-15.")
+    ] = None,
+    recent: Annotated[int, Query(ge=1, le=24, description="Months that count as recent.")] = 3,
+) -> dict:
+    """Papers per month of every topic, the months' totals, and the emerging topics
+    (share of the recent months against before, above a significance floor)."""
+    return answers.trends_answer(ix, level, since, recent)
+
+
 @router.get("/api/topics/{topic_id}")
 def topic(
     topic_id: Annotated[int, PathParam(ge=-1, le=1_000_000)],

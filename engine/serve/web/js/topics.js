@@ -10,6 +10,7 @@ import { hitItem, topicChip } from "./hits.js";
 import { showTopicOnMap } from "./map.js";
 import { filterByTopic } from "./search.js";
 import { app } from "./state.js";
+import { emergingBadge, ensureTrends, trendChart, trendOf } from "./trends.js";
 import { setView } from "./views.js";
 
 const FIRST_PAPERS = 50;
@@ -54,6 +55,12 @@ export async function openTopicsView() {
     return;
   }
   renderTopicList();
+  const level = shown.level;
+  ensureTrends(level)
+    .then(() => {
+      if (shown.level === level) renderTopicList();
+    })
+    .catch(() => {}); // no trends (an old server): the list simply has no charts
   if (!shown.topic || shown.topic.level !== shown.level) {
     const first = lists[shown.level][0];
     if (first) showTopic(first.id, shown.level, { switchView: false });
@@ -84,7 +91,7 @@ function renderTopicList() {
       },
       h("span", { class: "dot", style: `background:${topicColor(t.id)}` }),
       h("span", { class: "topic-text" }, h("span", { class: "topic-label" }, t.label), h("span", { class: "topic-keywords" }, (t.keywords || []).slice(0, 3).join(" · "))),
-      h("span", { class: "count", title: plural(t.size, "paper") }, t.size.toLocaleString("en")),
+      h("span", { class: "topic-side-info" }, h("span", { class: "count", title: plural(t.size, "paper") }, t.size.toLocaleString("en")), trendChart(trendOf(level, t.id)), emergingBadge(trendOf(level, t.id))),
     );
   clear(list, h("ul", { class: "topics" }, matching.map((t) => h("li", null, item(t)))));
 }
@@ -110,7 +117,9 @@ export async function showTopic(id, level = "fine", { switchView = true, k = FIR
     })
     .catch((err) => clear($("#topic-list"), errorBox(err, "Could not load the topics", "topics-error")));
   try {
+    const trendsReady = ensureTrends(level).catch(() => null);
     const t = await api(`/api/topics/${encodeURIComponent(id)}?level=${level}&k=${k}`);
+    await trendsReady;
     if (seq !== shown.seq) return;
     renderTopic(t, level, k);
     body.dataset.state = "ready";
@@ -136,6 +145,7 @@ function renderTopic(t, level, k) {
       h("h1", { testid: "topic-title" }, t.label),
       h("p", { class: "muted" }, plural(t.size, "paper"), t.id < 0 ? " not assigned to any topic" : ""),
       t.keywords && t.keywords.length ? h("ul", { class: "keywords", testid: "topic-keywords", "aria-label": "Keywords" }, t.keywords.map((w) => h("li", null, w))) : null,
+      topicTrend(t, level),
       h(
         "div",
         { class: "topic-actions" },
@@ -151,6 +161,13 @@ function renderTopic(t, level, k) {
       ? h("button", { type: "button", class: "btn btn-quiet more", testid: "topic-more", onclick: () => showTopic(t.id, level, { switchView: false, k: Math.min(MAX_PAPERS, t.size) }) }, `Show all ${plural(t.size, "paper")}`)
       : null,
   );
+}
+
+/** Papers per month, with the emerging mark, in the topic view. */
+function topicTrend(t, level) {
+  const trend = trendOf(level, t.id);
+  if (!trend) return null;
+  return h("div", { class: "topic-trend" }, h("p", { class: "eyebrow" }, "Papers per month ", emergingBadge(trend)), trendChart(trend, { large: true, testid: "topic-trend-large" }));
 }
 
 export function wireTopics() {
