@@ -13,14 +13,17 @@
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from engine.text import stop_words, tokens
+from engine.text import english_stop_words, stop_words, tokens
 
 MAX_DOCS = 300
+FRAGMENT_SHARE = 0.6  # a phrase after one same word this often is part of a longer one
 CANDIDATES = 30
 MAX_LABEL_WORDS = 5
 KEYWORDS = 8
@@ -54,11 +57,15 @@ def label_topics(
     vectors: np.ndarray,
     topics: np.ndarray,
     embed: Callable[[list[str]], np.ndarray],
+    children: np.ndarray | None = None,
+    child_labels: dict[int, TopicLabel] | None = None,
 ) -> dict[int, TopicLabel]:
     """Labels, keywords and representative papers for every topic id in ``topics``.
 
     ``texts`` and ``vectors`` are per paper; ``topics`` holds each paper's topic
-    (-1 for outliers, which get no label)."""
+    (-1 for outliers, which get no label). For broad topics, ``children`` holds each
+    paper's fine topic and ``child_labels`` their labels: a broad label then favours
+    what its fine topics share and never repeats one of theirs."""
     from sklearn.feature_extraction.text import CountVectorizer
 
     stop = stop_words()
@@ -92,11 +99,36 @@ def label_topics(
             labels[t] = TopicLabel(f"topic {t}", [], [int(r) for r in nearest[t][:REPRESENTATIVES]])
             continue
         relevance = _relevance(cands, phrase_vecs, centroids[t], centroid_matrix)
-        label = _choose_label(relevance, taken | generic)
+        avoid = taken | generic
+        if children is not None:
+            relevance = _favour_shared(relevance, texts, members[t], children)
+            inside = {int(c) for c in np.unique(children[members[t]]) if c >= 0}
+            avoid = avoid | {_label_key(child_labels[c].label) for c in inside if child_labels and c in child_labels}
+        label = _choose_label(relevance, avoid)
         taken.add(_label_key(label))
         keywords = _mmr([p for p, _ in cands], phrase_vecs, centroids[t], KEYWORDS)
         labels[t] = TopicLabel(label, keywords, [int(r) for r in nearest[t][:REPRESENTATIVES]])
     return labels
+
+
+def _favour_shared(relevance: dict[str, float], texts: Sequence[str], rows: np.ndarray, children: np.ndarray):
+    """Scale a broad topic's candidates by how much of it they cover: half the share of
+    its papers whose fine topic uses the phrase (in a tenth of up to 100 of its
+    papers), half how many of its papers use it (against the most used candidate), so
+    a phrase its fine topics share beats the name of one of them."""
+    inside = children[rows]
+    across = dict.fromkeys(relevance, 0.0)
+    used = dict.fromkeys(relevance, 0)
+    for child in np.unique(inside[inside >= 0]):
+        papers = rows[inside == child]
+        docs = [f" {' '.join(tokens(texts[r]))} " for r in papers[:100]]
+        for phrase in across:
+            holding = sum(f" {phrase} " in d for d in docs)
+            used[phrase] += holding * len(papers) / len(docs)
+            if holding >= max(1, 0.1 * len(docs)):
+                across[phrase] += len(papers) / len(rows)
+    most = max(used.values(), default=0) or 1
+    return {p: r * (0.5 + 0.25 * across[p] + 0.25 * used[p] / most) if r > 0 else r for p, r in relevance.items()}
 
 
 def _candidates(row, vocab: np.ndarray, docs: list[str]) -> list[tuple[str, float]]:
@@ -112,7 +144,9 @@ def _candidates(row, vocab: np.ndarray, docs: list[str]) -> list[tuple[str, floa
         top = np.argsort(-picked_values)[: CANDIDATES * 2]
         found = [(str(vocab[picked[j]]), float(picked_values[j])) for j in top if picked_values[j] > 0]
         ranked += _shared_by_several(found, docs)[: CANDIDATES // 2]
-    return _with_chains(sorted(ranked, key=lambda c: -c[1]), docs)
+    chained = _with_chains(sorted(ranked, key=lambda c: -c[1]), docs)
+    # English stop words only: boilerplate like "type" or "large" does begin real phrases.
+    return _tidy(_complete_fragments(chained, docs, english_stop_words()))
 
 
 def _shared_by_several(ranked: list[tuple[str, float]], docs: list[str]) -> list[tuple[str, float]]:
@@ -245,29 +279,94 @@ def _with_chains(ranked: list[tuple[str, float]], docs: list[str]) -> list[tuple
         if len(words) > 2:
             extra[" ".join(words)] = best
     known = dict(ranked)
-    tidy = {_drop_acronyms(p): s for p, s in extra.items()}
-    return ranked + [(p, s) for p, s in tidy.items() if p not in known and len(p.split()) > 1]
+    return ranked + [(p, s) for p, s in extra.items() if p not in known]
 
 
 def _drop_acronyms(phrase: str) -> str:
-    """ "active galactic nuclei agn" → "active galactic nuclei": chaining picks up the
-    abbreviation a paper puts in parentheses; a word that spells the initials of the
-    words before it (optionally plural) goes."""
+    """ "active galactic nuclei agn" → "active galactic nuclei", "distillation kd" →
+    "distillation": papers put the abbreviation in parentheses after the words, so
+    n-grams pick it up; a word that spells the initials of the words before it goes."""
     kept: list[str] = []
     for word in phrase.split():
-        stem = word[:-1] if word.endswith("s") and len(word) > 2 else word
-        span = min(len(stem), len(kept))
-        # "language models llms": the initials of the words before may be the acronym's
-        # tail (its "large" was a stop word).
-        if span >= 2 and "".join(w[0] for w in kept[-span:]) == stem[-span:]:
-            continue
-        kept.append(word)
+        initials = "".join(part[0] for w in kept for part in w.split("-") if part)
+        if not _is_acronym_of(word, initials):
+            kept.append(word)
     return " ".join(kept)
 
 
+def _is_acronym_of(word: str, initials: str) -> bool:
+    """Whether ``word`` abbreviates the words whose ``initials`` come before it: its
+    last letters are their initials ("language models llms": the "large" was a stop
+    word), or it is short or vowel-less and ends with the initials of every word before
+    it ("distillation kd"); "spin glass" and "accretion gas" stay whole."""
+    if not initials or not word.isalnum() or not 2 <= len(word) <= 7:
+        return False
+    for stem in {word, word[:-1] if word.endswith("s") and len(word) > 2 else word}:  # "llms", "dgs"
+        span = min(len(stem), len(initials))
+        if span >= 2 and initials[-span:] == stem[-span:]:
+            return True
+    short = word[:-1] if word.endswith("s") and len(word) >= 4 else word
+    abbreviation_like = len(short) <= 3 or not any(vowel in short for vowel in "aeiou")
+    return abbreviation_like and len(initials) < len(short) and short.endswith(initials)
+
+
+def _tidy(ranked: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Every candidate without acronym stutter; the best score where two become one."""
+    best: dict[str, float] = {}
+    for phrase, score in ranked:
+        tidy = _drop_acronyms(phrase)
+        if tidy and score > best.get(tidy, -np.inf):
+            best[tidy] = score
+    return sorted(best.items(), key=lambda item: -item[1])
+
+
+def _complete_fragments(ranked: list[tuple[str, float]], docs: list[str], stop: frozenset[str]):
+    """ "intelligence" → "artificial intelligence", "cold molecular" → "cold molecular
+    gas": a phrase that nearly always comes after (or before) one same word is a
+    fragment of the longer phrase, which takes its place."""
+    text = " " + " | ".join(docs) + " "
+    out = []
+    for phrase, score in ranked:
+        out.append((_completed(phrase, text, stop), score))
+    return out
+
+
+def _completed(phrase: str, text: str, stop: frozenset[str], steps: int = 2) -> str:
+    """``phrase`` grown by up to ``steps`` words it nearly always comes with."""
+    for _ in range(steps):
+        grown = _grown_once(phrase, text, stop)
+        if grown == phrase:
+            break
+        phrase = grown
+    return phrase
+
+
+def _grown_once(phrase: str, text: str, stop: frozenset[str]) -> str:
+    """``phrase`` with the word before (or else after) it, when one same word stands
+    there in ``FRAGMENT_SHARE`` of its occurrences (and at least twice)."""
+    total = text.count(f" {phrase} ")
+    quoted = re.escape(phrase)
+    before = Counter(m.group(1) for m in re.finditer(r"(\S+) " + quoted + " ", text))
+    after = Counter(m.group(1) for m in re.finditer(" " + quoted + r" (\S+)", text))
+    for found, join in ((before, lambda w, p: f"{w} {p}"), (after, lambda w, p: f"{p} {w}")):
+        word, times = found.most_common(1)[0] if found else ("", 0)
+        whole = join(word, phrase)
+        usable = word not in stop and word != "|" and len(whole.split()) <= MAX_LABEL_WORDS
+        if usable and times >= 2 and times >= FRAGMENT_SHARE * total:
+            return whole
+    return phrase
+
+
 def _label_key(label: str) -> str:
-    """Labels count as the same when they differ only in plural endings."""
-    return " ".join(word.rstrip("s") for word in label.replace(",", " ").split())
+    """Labels count as the same when they differ only in plural endings ("dwarf
+    galaxies", "dwarf galaxy")."""
+    return " ".join(_singular(word) for word in label.lower().replace(",", " ").split())
+
+
+def _singular(word: str) -> str:
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    return word.rstrip("s")
 
 
 def _choose_label(relevance: dict[str, float], taken: set[str]) -> str:

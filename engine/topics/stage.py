@@ -106,10 +106,8 @@ def _fit_topics(papers, vectors, embed, params, previous, advance) -> TopicResul
     # threads have run, torch on the same 2 cores was measured 10x slower.
     advance(1, STEPS[3])
     with timed(seconds, "labels"):
-        named = {
-            level: label_topics(texts, vectors, assigned, embed)
-            for level, assigned in (("fine", fine), ("coarse", coarse))
-        }
+        fine_named = label_topics(texts, vectors, fine, embed)
+        named = {"fine": fine_named, "coarse": label_topics(texts, vectors, coarse, embed, fine, fine_named)}
     advance(1, STEPS[4])
     with timed(seconds, "map"):
         xy = layout.layout(space, *knn, params.seed) if knn is not None else np.zeros((len(vectors), 2), np.float32)
