@@ -4,10 +4,9 @@ Known papers keep their rows; a newer copy of a known paper is written over its 
 new papers are appended. Only new texts are embedded. The live version's vectors,
 FAISS index, papers database (with its FTS index and document counts), topic
 tables and sentence vectors (if the index has them) are copied and extended rather
-than rebuilt, and new papers get a topic and a
-map position from their nearest indexed papers, without a refit. The result is
-published atomically like any other version, so readers see the old version or the
-new one, never a mix.
+than rebuilt, and new papers get a topic and a map position from their nearest
+indexed papers, without a refit. The result is published atomically like any other
+version, so readers see the old version or the new one, never a mix.
 """
 
 from __future__ import annotations
@@ -85,7 +84,7 @@ def grow(
             )
         ends = np.cumsum(counts)
         fresh_sentences = {
-            int(rows[i]): stacked[end - n : end] for i, n, end in zip(needs_vector, counts, ends, strict=False)
+            int(rows[i]): stacked[end - n : end] for i, n, end in zip(needs_vector, counts, ends, strict=True)
         }
     report.reused = changes.existing - len(changes.text_changed)  # rows whose text, so vector, stays
     hashes = [text_hash(paper.text) for _, paper in records]

@@ -5,9 +5,9 @@ index), and candidate papers are scored by the saturated counts of those words.
 Why this and not the FTS index: an OR of a whole abstract's words matches most of a
 big index (145-250 ms at 87k papers, measured), while scoring the ~100 candidates
 that dense search already found costs a few milliseconds, and on CSFCube's expert
-judgements scoring those candidates did as well as searching everything
-(benchmarks/related.py). Words are lower-cased and not stemmed (stemming did no
-better there); rarity comes from the index's stemmed document counts.
+judgements scoring those candidates did as well as searching everything (explored
+before benchmarks/related.py was written). Words are lower-cased and not stemmed
+(stemming did no better there); rarity comes from the index's stemmed document counts.
 """
 
 from __future__ import annotations
