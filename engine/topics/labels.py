@@ -13,17 +13,15 @@
 
 from __future__ import annotations
 
-import re
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from engine.text import english_stop_words, stop_words, tokens
+from engine.topics import phrases as phrase_rules
 
 MAX_DOCS = 300
-FRAGMENT_SHARE = 0.6  # a phrase after one same word this often is part of a longer one
 CANDIDATES = 30
 MAX_LABEL_WORDS = 5
 KEYWORDS = 8
@@ -84,7 +82,7 @@ def label_topics(
     # A phrase most topics use ("deep learning" in a cs.CV listing) names the corpus,
     # not a topic: it may be a keyword but never a label.
     spread = np.asarray((counts > 0).sum(axis=0)).ravel() / len(ids)
-    generic = {_label_key(str(vocab[j])) for j in np.flatnonzero(spread > 0.5)} if len(ids) >= 4 else set()
+    generic = {phrase_rules.label_key(str(vocab[j])) for j in np.flatnonzero(spread > 0.5)} if len(ids) >= 4 else set()
 
     candidates = {t: _candidates(scores.getrow(i), vocab, class_tokens[t]) for i, t in enumerate(ids)}
     phrases = sorted({p for cands in candidates.values() for p, _ in cands})
@@ -103,9 +101,11 @@ def label_topics(
         if children is not None:
             relevance = _favour_shared(relevance, texts, members[t], children)
             inside = {int(c) for c in np.unique(children[members[t]]) if c >= 0}
-            avoid = avoid | {_label_key(child_labels[c].label) for c in inside if child_labels and c in child_labels}
+            avoid = avoid | {
+                phrase_rules.label_key(child_labels[c].label) for c in inside if child_labels and c in child_labels
+            }
         label = _choose_label(relevance, avoid)
-        taken.add(_label_key(label))
+        taken.add(phrase_rules.label_key(label))
         keywords = _mmr([p for p, _ in cands], phrase_vecs, centroids[t], KEYWORDS)
         labels[t] = TopicLabel(label, keywords, [int(r) for r in nearest[t][:REPRESENTATIVES]])
     return labels
@@ -146,7 +146,7 @@ def _candidates(row, vocab: np.ndarray, docs: list[str]) -> list[tuple[str, floa
         ranked += _shared_by_several(found, docs)[: CANDIDATES // 2]
     chained = _with_chains(sorted(ranked, key=lambda c: -c[1]), docs)
     # English stop words only: boilerplate like "type" or "large" does begin real phrases.
-    return _tidy(_complete_fragments(chained, docs, english_stop_words()))
+    return phrase_rules.tidy(phrase_rules.complete_fragments(chained, docs, english_stop_words()))
 
 
 def _shared_by_several(ranked: list[tuple[str, float]], docs: list[str]) -> list[tuple[str, float]]:
@@ -282,103 +282,20 @@ def _with_chains(ranked: list[tuple[str, float]], docs: list[str]) -> list[tuple
     return ranked + [(p, s) for p, s in extra.items() if p not in known]
 
 
-def _drop_acronyms(phrase: str) -> str:
-    """ "active galactic nuclei agn" → "active galactic nuclei", "distillation kd" →
-    "distillation": papers put the abbreviation in parentheses after the words, so
-    n-grams pick it up; a word that spells the initials of the words before it goes."""
-    kept: list[str] = []
-    for word in phrase.split():
-        initials = "".join(part[0] for w in kept for part in w.split("-") if part)
-        if not _is_acronym_of(word, initials):
-            kept.append(word)
-    return " ".join(kept)
-
-
-def _is_acronym_of(word: str, initials: str) -> bool:
-    """Whether ``word`` abbreviates the words whose ``initials`` come before it: its
-    last letters are their initials ("language models llms": the "large" was a stop
-    word), or it is short or vowel-less and ends with the initials of every word before
-    it ("distillation kd"); "spin glass" and "accretion gas" stay whole."""
-    if not initials or not word.isalnum() or not 2 <= len(word) <= 7:
-        return False
-    for stem in {word, word[:-1] if word.endswith("s") and len(word) > 2 else word}:  # "llms", "dgs"
-        span = min(len(stem), len(initials))
-        if span >= 2 and initials[-span:] == stem[-span:]:
-            return True
-    short = word[:-1] if word.endswith("s") and len(word) >= 4 else word
-    abbreviation_like = len(short) <= 3 or not any(vowel in short for vowel in "aeiou")
-    return abbreviation_like and len(initials) < len(short) and short.endswith(initials)
-
-
-def _tidy(ranked: list[tuple[str, float]]) -> list[tuple[str, float]]:
-    """Every candidate without acronym stutter; the best score where two become one."""
-    best: dict[str, float] = {}
-    for phrase, score in ranked:
-        tidy = _drop_acronyms(phrase)
-        if tidy and score > best.get(tidy, -np.inf):
-            best[tidy] = score
-    return sorted(best.items(), key=lambda item: -item[1])
-
-
-def _complete_fragments(ranked: list[tuple[str, float]], docs: list[str], stop: frozenset[str]):
-    """ "intelligence" → "artificial intelligence", "cold molecular" → "cold molecular
-    gas": a phrase that nearly always comes after (or before) one same word is a
-    fragment of the longer phrase, which takes its place."""
-    text = " " + " | ".join(docs) + " "
-    out = []
-    for phrase, score in ranked:
-        out.append((_completed(phrase, text, stop), score))
-    return out
-
-
-def _completed(phrase: str, text: str, stop: frozenset[str], steps: int = 2) -> str:
-    """``phrase`` grown by up to ``steps`` words it nearly always comes with."""
-    for _ in range(steps):
-        grown = _grown_once(phrase, text, stop)
-        if grown == phrase:
-            break
-        phrase = grown
-    return phrase
-
-
-def _grown_once(phrase: str, text: str, stop: frozenset[str]) -> str:
-    """``phrase`` with the word before (or else after) it, when one same word stands
-    there in ``FRAGMENT_SHARE`` of its occurrences (and at least twice)."""
-    total = text.count(f" {phrase} ")
-    quoted = re.escape(phrase)
-    before = Counter(m.group(1) for m in re.finditer(r"(\S+) " + quoted + " ", text))
-    after = Counter(m.group(1) for m in re.finditer(" " + quoted + r" (\S+)", text))
-    for found, join in ((before, lambda w, p: f"{w} {p}"), (after, lambda w, p: f"{p} {w}")):
-        word, times = found.most_common(1)[0] if found else ("", 0)
-        whole = join(word, phrase)
-        usable = word not in stop and word != "|" and len(whole.split()) <= MAX_LABEL_WORDS
-        if usable and times >= 2 and times >= FRAGMENT_SHARE * total:
-            return whole
-    return phrase
-
-
-def _label_key(label: str) -> str:
-    """Labels count as the same when they differ only in plural endings ("dwarf
-    galaxies", "dwarf galaxy")."""
-    return " ".join(_singular(word) for word in label.lower().replace(",", " ").split())
-
-
-def _singular(word: str) -> str:
-    if word.endswith("ies") and len(word) > 4:
-        return word[:-3] + "y"
-    return word.rstrip("s")
-
-
 def _choose_label(relevance: dict[str, float], taken: set[str]) -> str:
     ordered = sorted(relevance, key=lambda p: (-relevance[p], p))
     for phrase in ordered:
-        if 2 <= len(phrase.split()) <= MAX_LABEL_WORDS and _label_key(phrase) not in taken and _names_a_thing(phrase):
+        if (
+            2 <= len(phrase.split()) <= MAX_LABEL_WORDS
+            and phrase_rules.label_key(phrase) not in taken
+            and _names_a_thing(phrase)
+        ):
             # Prefer the fuller phrase ("neural architecture search" over "architecture
             # search") when it ranks nearly as well.
             fuller = [
                 p for p in ordered
                 if f" {phrase} " in f" {p} " and p != phrase and len(p.split()) <= MAX_LABEL_WORDS
-                and relevance[p] >= 0.8 * relevance[phrase] and _label_key(p) not in taken and _names_a_thing(p)
+                and relevance[p] >= 0.8 * relevance[phrase] and phrase_rules.label_key(p) not in taken and _names_a_thing(p)
             ]  # fmt: skip
             return max(fuller, key=lambda p: relevance[p]) if fuller else phrase
     singles = [p for p in ordered if " " not in p]
@@ -386,9 +303,9 @@ def _choose_label(relevance: dict[str, float], taken: set[str]) -> str:
         for second in singles:
             label = f"{first}, {second}"
             # "galaxies, galaxy" says one thing twice: skip words sharing a stem.
-            if first[:5] != second[:5] and _label_key(label) not in taken:
+            if first[:5] != second[:5] and phrase_rules.label_key(label) not in taken:
                 return label
-    return next((p for p in ordered if _label_key(p) not in taken), ordered[0] + " (2)")
+    return next((p for p in ordered if phrase_rules.label_key(p) not in taken), ordered[0] + " (2)")
 
 
 def _mmr(phrases: list[str], vecs: dict[str, np.ndarray], centroid: np.ndarray, count: int, diversity: float = 0.5):

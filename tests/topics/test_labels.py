@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import engine
-from engine.topics import labels
+from engine.topics import labels, phrases
 
 
 @pytest.mark.parametrize(
@@ -34,7 +34,7 @@ from engine.topics import labels
     ],
 )
 def test_an_abbreviation_after_its_words_goes(phrase: str, tidy: str) -> None:
-    assert labels._drop_acronyms(phrase) == tidy
+    assert phrases.drop_acronyms(phrase) == tidy
 
 
 def test_a_fragment_becomes_the_phrase_it_belongs_to() -> None:
@@ -46,20 +46,20 @@ def test_a_fragment_becomes_the_phrase_it_belongs_to() -> None:
         "the cold molecular gas fraction",
     ]
     ranked = [("intelligence", 1.0), ("cold molecular", 0.5), ("hospitals", 0.2)]
-    completed = dict(labels._complete_fragments(ranked, docs, frozenset({"in", "the", "a", "of", "for", "we"})))
+    completed = dict(phrases.complete_fragments(ranked, docs, frozenset({"in", "the", "a", "of", "for", "we"})))
     assert set(completed) == {"artificial intelligence", "cold molecular gas", "hospitals"}
 
 
 def test_labels_differing_only_in_plural_are_one_label() -> None:
-    assert labels._label_key("dwarf galaxies") == labels._label_key("Dwarf galaxy")
-    assert labels._label_key("black holes") == labels._label_key("black hole")
-    assert labels._label_key("spin glass") != labels._label_key("spin")
+    assert phrases.label_key("dwarf galaxies") == phrases.label_key("Dwarf galaxy")
+    assert phrases.label_key("black holes") == phrases.label_key("black hole")
+    assert phrases.label_key("spin glass") != phrases.label_key("spin")
 
 
 def _stutters(phrase: str) -> bool:
     words = phrase.replace(",", " ").split()
     return any(
-        labels._is_acronym_of(word, "".join(p[0] for w in words[:i] for p in w.split("-") if p))
+        phrases.is_acronym_of(word, "".join(p[0] for w in words[:i] for p in w.split("-") if p))
         for i, word in enumerate(words)
     )
 
@@ -68,12 +68,12 @@ def test_every_label_of_the_fixture_reads_well(corpus_index: Path) -> None:
     with engine.open(corpus_index) as ix:
         fine, coarse = ix.topics("fine"), ix.topics("coarse")
     for level in (fine, coarse):
-        keys = [labels._label_key(t.label) for t in level]
+        keys = [phrases.label_key(t.label) for t in level]
         assert len(set(keys)) == len(keys), [t.label for t in level]  # no two topics share a label
         for t in level:
             assert 2 <= len(t.label.replace(",", " ").split()) <= labels.MAX_LABEL_WORDS, t.label
             assert not _stutters(t.label), t.label
             assert not [k for k in t.keywords if _stutters(k)], (t.label, t.keywords)
     for broad in coarse:
-        children = {labels._label_key(t.label) for t in fine if t.parent == broad.id}
-        assert labels._label_key(broad.label) not in children, (broad.label, children)
+        children = {phrases.label_key(t.label) for t in fine if t.parent == broad.id}
+        assert phrases.label_key(broad.label) not in children, (broad.label, children)
