@@ -3,7 +3,8 @@
 Opening an index checks only what is cheap (files present at their recorded sizes,
 counts and shapes agreeing). Verification reads everything: the sha256 of each file,
 SQLite's own integrity check, that the vectors (and sentence vectors, if any) are
-finite and unit-norm, and that FAISS loads with the right number of vectors. Every problem names its file.
+finite and unit-norm, and that FAISS loads with the right number of vectors. Every
+problem names its file.
 """
 
 from __future__ import annotations
