@@ -113,15 +113,21 @@ def _has_table(db: sqlite3.Connection, name: str) -> bool:
 _tokenizers = threading.local()
 
 
-def index_tokens(text: str) -> list[str]:
-    """The tokens FTS5 stores for ``text``: SQLite's own tokenizer and Porter stemmer run
-    on a scratch in-memory table, so query words match the index exactly."""
+def _scratch() -> sqlite3.Connection:
+    """This thread's in-memory FTS5 table with the index's tokenizer, and its token view."""
     scratch = getattr(_tokenizers, "db", None)
     if scratch is None:
         scratch = sqlite3.connect(":memory:", isolation_level=None)
         scratch.execute(f"CREATE VIRTUAL TABLE scratch USING fts5(text, tokenize='{TOKENIZER}')")
         scratch.execute("CREATE VIRTUAL TABLE scratch_tokens USING fts5vocab(scratch, instance)")
         _tokenizers.db = scratch
+    return scratch
+
+
+def index_tokens(text: str) -> list[str]:
+    """The tokens FTS5 stores for ``text``: SQLite's own tokenizer and Porter stemmer run
+    on a scratch in-memory table, so query words match the index exactly."""
+    scratch = _scratch()
     scratch.execute("DELETE FROM scratch")
     scratch.execute("INSERT INTO scratch(text) VALUES (?)", (text,))
     return [term for (term,) in scratch.execute("SELECT term FROM scratch_tokens ORDER BY offset")]
@@ -142,8 +148,7 @@ def stems(words: Iterable[str]) -> dict[str, tuple[str, ...]]:
         if missing:
             if len(_stem_cache) + len(missing) > _STEM_CACHE_WORDS:
                 _stem_cache.clear()
-            index_tokens("")  # makes this thread's scratch table
-            scratch = _tokenizers.db
+            scratch = _scratch()
             scratch.execute("DELETE FROM scratch")
             scratch.executemany("INSERT INTO scratch(rowid, text) VALUES (?, ?)", enumerate(missing, start=1))
             found: dict[int, list[str]] = {}

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import sqlite3
-import string
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,19 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.artifact import lexical
-from engine.text import stop_words
+from engine.text import plain_words, stop_words
 
 K1, B = 1.2, 0.75  # BM25's usual constants
-# ASCII punctuation and the common typographic marks split words; splitting on white
-# space after str.translate takes half the time of a regular expression, and a query
-# tokenizes ~100 candidate abstracts.
-_SEPARATORS = str.maketrans({c: " " for c in string.punctuation + "\u2013\u2014\u2018\u2019\u201c\u201d\u2212\u00b7"})
 REASON_WORDS = 4
-
-
-def words(text: str) -> list[str]:
-    """Lower-cased words that start with a letter ("3d" is not one; "l2" is)."""
-    return [w for w in text.lower().translate(_SEPARATORS).split() if w[0].isalpha()]
 
 
 @dataclass
@@ -69,7 +59,7 @@ def query_weights(db: sqlite3.Connection, texts: Sequence[str], papers: int) -> 
     if not lexical.has_document_counts(db):
         return [{} for _ in texts]
     stop = stop_words()
-    counts = [Counter(w for w in words(t) if len(w) > 1 and w not in stop) for t in texts]
+    counts = [Counter(w for w in plain_words(t) if len(w) > 1 and w not in stop) for t in texts]
     stems_of = lexical.stems({w for c in counts for w in c})
     documents = lexical.stem_document_counts(db, {s for terms in stems_of.values() for s in terms})
     out = []
@@ -90,7 +80,7 @@ def overlap(sources: list[dict[str, float]], candidates: Sequence[str]) -> Overl
     counts = np.zeros((len(candidates), len(vocabulary)), dtype=np.float32)
     lengths = np.ones(len(candidates), dtype=np.float32)
     for i, text in enumerate(candidates):
-        found = Counter(words(text))  # counting every token in C beats filtering each in Python
+        found = Counter(plain_words(text))  # counting every token in C beats filtering each in Python
         lengths[i] = max(sum(found.values()), 1)
         for word in found.keys() & column.keys():
             counts[i, column[word]] = found[word]

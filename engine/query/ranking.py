@@ -105,15 +105,11 @@ def nearest(
     index,
     query_vector: np.ndarray,
     k: int,
-    exclude: frozenset[int] = frozenset(),
     allowed: list[int] | None = None,
 ) -> list[Hit]:
-    """The ``k`` papers nearest to ``query_vector``, skipping the rows in ``exclude``
-    and, when ``allowed`` is given, keeping only those rows. Each hit carries its topic."""
-    picked = [
-        (r, s) for r, s in dense_rows(artifact, index, query_vector, k + len(exclude), allowed) if r not in exclude
-    ]
-    return hits_for(artifact, picked[:k])
+    """The ``k`` papers nearest to ``query_vector``, within ``allowed`` when it is given.
+    Each hit carries its topic."""
+    return hits_for(artifact, dense_rows(artifact, index, query_vector, k, allowed)[:k])
 
 
 def row_for_id(artifact: Artifact, paper_id: str) -> int:

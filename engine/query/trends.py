@@ -81,9 +81,7 @@ def trends(artifact: Artifact, level: str = "fine", since: str | None = None, re
     totals = [sum(c[i] for c in counts.values()) for i in range(len(months))]
     complete = complete_months(totals)
     window = max(1, min(int(recent), max(complete - 1, 1)))
-    topics = {topic: _trend(topic, series[:complete], totals[:complete], window) for topic, series in counts.items()}
-    for topic, series in counts.items():
-        topics[topic].counts = series
+    topics = {topic: _trend(topic, series, totals, complete, window) for topic, series in counts.items()}
     return Trends(level, months, totals, window, complete, topics, int(undated))
 
 
@@ -110,9 +108,11 @@ def month_range(first: str | None, last: str | None) -> list[str]:
     return out
 
 
-def _trend(topic: int, series: list[int], totals: list[int], window: int) -> TopicTrend:
-    recent, earlier = sum(series[-window:]), sum(series[:-window])
-    recent_total, earlier_total = sum(totals[-window:]), sum(totals[:-window])
+def _trend(topic: int, series: list[int], totals: list[int], complete: int, window: int) -> TopicTrend:
+    """A topic's counts, and its rise over the last ``window`` of the first ``complete`` months."""
+    split = complete - window
+    recent, earlier = sum(series[split:complete]), sum(series[:split])
+    recent_total, earlier_total = sum(totals[split:complete]), sum(totals[:split])
     return TopicTrend(
         topic,
         series,
