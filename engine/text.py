@@ -48,6 +48,16 @@ def english_stop_words() -> frozenset[str]:
     return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
 
 
+# Inline maths ($...$, \(...\)) and TeX commands (\mathfrak, \mathcal{O}'s command):
+# notation, not words a reader would call a subject.
+_TEX = re.compile(r"\$[^$]*\$|\\\(.*?\\\)|\\[A-Za-z]+")
+
+
+def without_tex(text: str, gap: str = " ") -> str:
+    """``text`` with its inline maths and TeX commands replaced by ``gap``."""
+    return _TEX.sub(gap, text)
+
+
 _CONTENT_WORD = re.compile(r"[a-z][a-z0-9-]{2,}")
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from engine.text import content_words, english_stop_words, stop_words
+from engine.text import content_words, english_stop_words, stop_words, without_tex
 
 
 def test_the_shipped_stop_words_are_scikit_learns() -> None:
@@ -30,3 +30,9 @@ def test_a_lexical_query_does_not_import_scikit_learn() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_maths_and_tex_commands_are_not_words() -> None:
+    text = r"Modules over $\mathfrak{sl}_2$ and the \mathcal{O} category of \(U_q\) at \emph{roots}"
+    assert content_words(without_tex(text)) == {"modules", "category", "roots"}
+    assert without_tex(r"graded $\mathbb{Z}$ modules", gap=" the ") == "graded  the  modules"
