@@ -141,9 +141,10 @@ def by_size(labels: np.ndarray) -> np.ndarray:
 
 def umap_embedding(
     vectors: np.ndarray, sims: np.ndarray, rows: np.ndarray, n_neighbors: int, n_components: int, seed: int,
-    min_dist: float = 0.0,
+    min_dist: float = 0.0, n_epochs: int | None = None,
 ) -> np.ndarray:  # fmt: skip
-    """UMAP of the vectors from a precomputed kNN graph (cosine distance), seeded.
+    """UMAP of the vectors from a precomputed kNN graph (cosine distance), seeded;
+    ``n_epochs`` None is UMAP's own choice (500 under 10k points, else 200).
 
     A fixed seed makes UMAP single-threaded but repeatable on the same machine."""
     import umap
@@ -163,6 +164,7 @@ def umap_embedding(
             random_state=seed,
             precomputed_knn=(knn_rows, knn_dists.astype(np.float32), None),
             low_memory=True,
+            n_epochs=n_epochs,
         )
         return model.fit_transform(vectors).astype(np.float32)
 

@@ -137,8 +137,10 @@ def assign_new(db, sims: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.n
     fine, _ = fit.vote(fine_of, sims, local)
     parent = {t.id: t.parent for t in topic_store.all_topics(db, "fine") if t.parent is not None}
     coarse = np.array([parent.get(int(f), fit.OUTLIER) for f in fine], dtype=np.int32)
-    xy = layout.place(xy_of, sims, np.maximum(local, 0)) if len(known) else np.zeros((len(rows), 2), np.float32)
-    return fine, coarse, xy
+    if not len(known):
+        return fine, coarse, np.zeros((len(rows), 2), np.float32)
+    neighbour_topics = np.where(local >= 0, fine_of[np.maximum(local, 0)], fit.OUTLIER)
+    return fine, coarse, layout.place(xy_of, local, fine, neighbour_topics)
 
 
 def extended_summary(summary: dict, assigned: int, outlier_share: float) -> dict:
