@@ -106,7 +106,8 @@ def map_command(
             raise QueryError(f"{out}: the map is written as .html or .png")
         with engine.open(index) as ix:
             data = ix.map_data()
-            title = f"paperscope topic map: {index} ({len(ix):,} papers, {len(data.fine_topics)} topics)"
+            topics = len(data.fine_topics)
+            title = f"paperscope topic map: {index} ({len(ix):,} papers, {topics} topic{'' if topics == 1 else 's'})"
         out.parent.mkdir(parents=True, exist_ok=True)
         (maps.write_html if suffix == ".html" else maps.write_png)(data, out, title)
     typer.echo(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")

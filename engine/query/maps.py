@@ -1,6 +1,12 @@
 """Pictures of the topic map: the data every view of it needs (:class:`MapData`, also
 served by the HTTP API), one self-contained HTML page (plotly.js inlined, no CDN) and a
-static PNG (matplotlib).
+static PNG (datamapplot).
+
+Every picture labels the broad topics when the map is seen whole and, in the HTML, the
+fine ones as the reader zooms in; colours and the legend follow the overview's level,
+so the legend names what is drawn. Labels never overlap: the HTML places them with
+``templates/label-placement.js`` (the web page uses the same file), the PNG with
+datamapplot's own placement.
 """
 
 from __future__ import annotations
@@ -15,13 +21,6 @@ from pathlib import Path
 
 import numpy as np
 
-# Colour by fine topic up to this many topics, else by coarse topic.
-MAX_FINE_COLOURS = 24
-# Label fine topics on the map up to this many, else label the coarse ones.
-MAX_FINE_LABELS = 40
-# At most this many labels on a map (the largest topics); more overlap into a smear.
-# Hover still names every paper's topic.
-MAX_LABELS = 25
 PALETTE = [
     "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
     "#9c755f", "#6b8e23", "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2",
@@ -43,17 +42,16 @@ class MapData:
     coarse_topics: list[dict]
 
     @property
-    def colour_level(self) -> str:
-        return "fine" if len(self.fine_topics) <= MAX_FINE_COLOURS else "coarse"
+    def overview_level(self) -> str:
+        """The level labelled (and coloured, and in the legend) when the map is seen
+        whole: the broad topics, unless they are no fewer than the fine ones (as
+        ``overviewLevel`` in label-placement.js decides for the pages)."""
+        fine, coarse = len(self.fine_topics), len(self.coarse_topics)
+        return "fine" if coarse == 0 or coarse >= fine else "coarse"
 
     @property
-    def label_level(self) -> str:
-        return "fine" if len(self.fine_topics) <= MAX_FINE_LABELS else "coarse"
-
-    @property
-    def labelled_topics(self) -> list[dict]:
-        topics = self.fine_topics if self.label_level == "fine" else self.coarse_topics
-        return sorted(topics, key=lambda t: -t["size"])[:MAX_LABELS]
+    def overview_topics(self) -> list[dict]:
+        return self.coarse_topics if self.overview_level == "coarse" else self.fine_topics
 
     def to_dict(self) -> dict:
         return {
@@ -69,45 +67,54 @@ class MapData:
                 for i, t, (x, y), f, c in zip(self.ids, self.titles, self.xy, self.fine, self.coarse, strict=True)
             ],
             "topics": {"fine": self.fine_topics, "coarse": self.coarse_topics},
-            "colour_level": self.colour_level,
-            "label_level": self.label_level,
-            "labelled": [t["id"] for t in self.labelled_topics],
+            "overview_level": self.overview_level,
         }
 
 
 def _colours(data: MapData) -> tuple[np.ndarray, dict[int, str], list[dict]]:
-    level = data.colour_level
+    """Each paper's colour group (its overview-level topic), the group colours (largest
+    topic first) and the groups' topics."""
+    level = data.overview_level
     groups = data.fine if level == "fine" else data.coarse
-    topics = data.fine_topics if level == "fine" else data.coarse_topics
+    topics = data.overview_topics
     colour = {t["id"]: PALETTE[i % len(PALETTE)] for i, t in enumerate(sorted(topics, key=lambda t: -t["size"]))}
     return groups, colour, topics
 
 
+NOISE = "Unlabelled"  # datamapplot's name for points without a topic
+
+
 def write_png(data: MapData, path: Path, title: str) -> None:
+    """The static map, drawn by datamapplot: labels around the map with leader lines,
+    sized by topic size, colours by neighbourhood, points sized by their number. Fonts
+    are the system's (its default would fetch them from Google); its density glow is
+    off (~95 s at 7k papers, its contours dominate). Importing datamapplot costs ~20 s
+    here (numba compiles)."""
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.patheffects as effects
+    import datamapplot
     import matplotlib.pyplot as plt
 
-    groups, colour, _ = _colours(data)
+    groups, _, topics = _colours(data)
+    names = {t["id"]: t["label"] for t in topics}
+    labels = np.array([names.get(int(g), NOISE) if g >= 0 else NOISE for g in groups], dtype=object)
     n = len(data.ids)
-    size = float(np.clip(3000 / max(n, 1), 0.3, 40))
-    fig, ax = plt.subplots(figsize=(14, 10), dpi=120)
-    outliers = groups < 0
-    ax.scatter(*data.xy[outliers].T, s=size, c=OUTLIER_COLOUR, linewidths=0, alpha=0.6)
-    point_colours = [colour.get(int(g), OUTLIER_COLOUR) for g in groups[~outliers]]
-    ax.scatter(*data.xy[~outliers].T, s=size, c=point_colours, linewidths=0, alpha=0.7 if n > 2000 else 0.9)
-    for topic in data.labelled_topics:
-        ax.text(
-            topic["x"], topic["y"], topic["label"], ha="center", va="center",
-            fontsize=9 if data.label_level == "fine" else 11, weight="bold",
-            path_effects=[effects.withStroke(linewidth=3, foreground="white")],
-        )  # fmt: skip
-    ax.set_title(title, fontsize=14)
-    ax.set_axis_off()
-    fig.tight_layout()
-    fig.savefig(path)
+    about = f"{n:,} papers · {len(topics)} {'broad ' if data.overview_level == 'coarse' else ''}topics"
+    single = len(set(labels) - {NOISE}) < 2
+    if single:
+        # datamapplot arranges labels around the centre of several; one topic (a tiny
+        # index) is named in the subtitle instead (its placement divides by zero)
+        about = f"{n:,} papers · {', '.join(t['label'] for t in topics) or 'no topics'}"
+        labels[:] = NOISE
+    fig, _ = datamapplot.create_plot(
+        np.asarray(data.xy, dtype=np.float32), labels, title=title, sub_title=about,
+        noise_label=NOISE, noise_color=PALETTE[0] if single else OUTLIER_COLOUR, figsize=(14, 10), dpi=120,
+        dynamic_label_size=True, min_font_size=8, max_font_size=22, add_glow=False,
+        use_system_fonts=True, font_family="DejaVu Sans",
+        title_keywords={"fontsize": 18, "fontweight": "bold"}, sub_title_keywords={"fontsize": 12},
+    )  # fmt: skip
+    fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -124,7 +131,10 @@ def write_html(data: MapData, path: Path, title: str) -> None:
     page_data["outlier_colour"] = OUTLIER_COLOUR
     templates = resources.files("engine.query") / "templates"
     template = (templates / "map.html").read_text(encoding="utf-8")
-    scripts = {"PLOTLY_JS": get_plotlyjs(), "MAP_JS": (templates / "map.js").read_text(encoding="utf-8")}
+    # The page's label placement, inlined: one classic script cannot import a module.
+    placement = re.sub(r"^export ", "", (templates / "label-placement.js").read_text(encoding="utf-8"), flags=re.M)
+    map_js = placement + "\n" + (templates / "map.js").read_text(encoding="utf-8")
+    scripts = {"PLOTLY_JS": get_plotlyjs(), "MAP_JS": map_js}
     values = {
         "TITLE": _escape_html(title),
         "CSP": content_security_policy(scripts.values()),

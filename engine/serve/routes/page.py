@@ -37,6 +37,14 @@ def plotly_js() -> FileResponse:
     return FileResponse(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", media_type="text/javascript")
 
 
+@router.get("/static/js/label-placement.js")
+def label_placement_js() -> FileResponse:
+    """The map's label placement, one file shared with the offline map (engine.query.maps)."""
+    return FileResponse(
+        str(resources.files("engine.query") / "templates" / "label-placement.js"), media_type="text/javascript"
+    )
+
+
 @router.get("/static/vendor/{name}")
 def swagger_asset(name: str) -> FileResponse:
     from starlette.exceptions import HTTPException

@@ -1,11 +1,14 @@
 /* The Map view: every paper as a point (WebGL, so 87k points stay smooth), coloured by
- * topic, labelled at topic centres; a click opens the paper. Plotly (4.8 MB) and the
+ * topic, labelled with the broad topics at the overview and the fine ones zoomed in; a
+ * click opens the paper. The map keeps its shape (one scale for both axes) and fills
+ * the panel: a wide map is turned upright on a tall screen. Plotly (4.8 MB) and the
  * map's data load only when the view is first opened. */
 
 import { api } from "./api.js";
 import { $, $$, clear, errorBox, h } from "./dom.js";
 import { plural, topicColor } from "./format.js";
-import { hoverLabels, topicAnnotations } from "./map-labels.js";
+import { displayView, overviewLevel, pointSize } from "./label-placement.js";
+import { hoverLabels, topicLabels } from "./map-labels.js";
 import { openPaper, openPaperId } from "./paper.js";
 import { searchHits } from "./search.js";
 import { app } from "./state.js";
@@ -17,8 +20,9 @@ const PAPERS = 0;
 const RESULTS = 1;
 const SELECTED = 2;
 
-/** ``data``: /api/map; ``index``: id → point; ``colors`` / ``hover``: built once each. */
-const m = { data: null, loading: null, level: "fine", plotted: false, showResults: false, index: null, colors: {}, hover: null, relabel: 0 };
+/** ``data``: /api/map; ``view``: it in display coordinates; ``index``: id → point;
+ * ``colors`` / ``hover``: built once each; ``level``: the colouring. */
+const m = { data: null, view: null, loading: null, level: "fine", levelChosen: false, plotted: false, showResults: false, index: null, colors: {}, hover: null, relabel: 0 };
 
 const plot = () => $("#map");
 
@@ -59,7 +63,12 @@ function mapHover() {
 function relabelMap() {
   if (!m.data || !window.Plotly) return;
   cancelAnimationFrame(m.relabel);
-  m.relabel = requestAnimationFrame(() => window.Plotly.relayout(plot(), { annotations: topicAnnotations(plot()._fullLayout, m.data, m.level) }));
+  m.relabel = requestAnimationFrame(() => {
+    const el = plot();
+    const { level, annotations, shapes } = topicLabels(el._fullLayout, m.view, getComputedStyle(document.body).fontFamily, m.level);
+    el.dataset.labels = level || "";
+    window.Plotly.relayout(el, { annotations, shapes });
+  });
 }
 
 export async function openMapView() {
@@ -76,7 +85,9 @@ export async function openMapView() {
     try {
       const [Plotly, data] = await Promise.all([loadPlotly(), api("/api/map")]);
       m.data = data;
+      m.view = displayView(data.x, data.y, { fine: data.fine_topics, coarse: data.coarse_topics }, el.clientWidth, el.clientHeight);
       m.index = new Map(data.ids.map((id, i) => [id, i]));
+      if (!m.levelChosen) setMapLevel(overviewLevel(m.view.topics.fine.length, m.view.topics.coarse.length), false);
       await drawMap(Plotly);
       m.plotted = true;
       el.dataset.state = "ready";
@@ -100,14 +111,14 @@ function overlay(name, marker) {
 async function drawMap(Plotly) {
   const el = plot();
   const n = m.data.ids.length;
-  // smaller, lighter points as the index grows, so clusters stay readable
-  const size = n > 20000 ? 3 : n > 2000 ? 5 : 8;
+  // points share the panel's area (smaller as the index grows), lighter when many
+  const size = pointSize(n, el.clientWidth, el.clientHeight);
   const points = {
     type: "scattergl",
     mode: "markers",
     name: "papers",
-    x: m.data.x,
-    y: m.data.y,
+    x: m.view.x,
+    y: m.view.y,
     customdata: m.data.ids,
     text: mapHover(),
     hovertemplate: "%{text}<extra></extra>",
@@ -126,8 +137,10 @@ async function drawMap(Plotly) {
     hoverlabel: { bgcolor: "#ffffff", bordercolor: "#d5d9e0", font: { family: font, size: 12.5, color: "#1c2330" }, align: "left" },
     font: { family: font },
     xaxis: { visible: false, showgrid: false, zeroline: false },
-    yaxis: { visible: false, showgrid: false, zeroline: false },
+    // one scale for both axes: the map's shape is never stretched to the panel's
+    yaxis: { visible: false, showgrid: false, zeroline: false, scaleanchor: "x", scaleratio: 1 },
     annotations: [],
+    shapes: [],
   };
   const config = {
     displaylogo: false,
@@ -136,6 +149,8 @@ async function drawMap(Plotly) {
     modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d", "toImage"],
   };
   await Plotly.newPlot(el, [points, results, selected], layout, config);
+  // the panel changes size without the window doing so (a paper opens beside the map)
+  new ResizeObserver(() => el.offsetParent && window.Plotly.Plots.resize(el)).observe(el);
   el.on("plotly_click", (event) => {
     const p = event && event.points && event.points[0];
     if (!p) return;
@@ -154,7 +169,7 @@ async function drawMap(Plotly) {
 function pointsTrace(ids) {
   const hover = mapHover();
   const idx = ids.map((id) => m.index.get(id)).filter((i) => i !== undefined);
-  return { x: [idx.map((i) => m.data.x[i])], y: [idx.map((i) => m.data.y[i])], customdata: [idx.map((i) => m.data.ids[i])], text: [idx.map((i) => hover[i])] };
+  return { x: [idx.map((i) => m.view.x[i])], y: [idx.map((i) => m.view.y[i])], customdata: [idx.map((i) => m.data.ids[i])], text: [idx.map((i) => hover[i])] };
 }
 
 function updateMapResults() {
@@ -174,23 +189,13 @@ export function highlightOnMap(id) {
   window.Plotly.restyle(plot(), pointsTrace(id ? [id] : []), [SELECTED]);
 }
 
-function setMapLevel(level) {
+function setMapLevel(level, chosen = true) {
   m.level = level;
+  m.levelChosen = m.levelChosen || chosen;
   for (const b of $$("[data-map-level]")) b.setAttribute("aria-pressed", String(b.dataset.mapLevel === level));
   if (!m.plotted) return;
   window.Plotly.restyle(plot(), { "marker.color": [mapColors(level)] }, [PAPERS]);
-  relabelMap();
-}
-
-/** Largest minus smallest, without spreading 87k numbers into Math.min's arguments. */
-function span(values) {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const v of values) {
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
-  }
-  return hi - lo || 1;
+  relabelMap(); // the labels' frames follow the colouring
 }
 
 export async function showOnMap(id) {
@@ -200,9 +205,9 @@ export async function showOnMap(id) {
   const i = m.index.get(id);
   if (i === undefined) return;
   highlightOnMap(id);
-  const rx = span(m.data.x) / 8;
-  const ry = span(m.data.y) / 8;
-  window.Plotly.relayout(plot(), { "xaxis.range": [m.data.x[i] - rx, m.data.x[i] + rx], "yaxis.range": [m.data.y[i] - ry, m.data.y[i] + ry] });
+  const r = Math.max(m.view.spanX, m.view.spanY) / 8;
+  const [x, y] = [m.view.x[i], m.view.y[i]];
+  window.Plotly.relayout(plot(), { "xaxis.range": [x - r, x + r], "yaxis.range": [y - r, y + r] });
 }
 
 export async function showTopicOnMap(t, level) {
@@ -214,8 +219,8 @@ export async function showTopicOnMap(t, level) {
   const ys = [];
   m.data[level].forEach((topic, i) => {
     if (topic === t.id) {
-      xs.push(m.data.x[i]);
-      ys.push(m.data.y[i]);
+      xs.push(m.view.x[i]);
+      ys.push(m.view.y[i]);
     }
   });
   if (!xs.length) return;
