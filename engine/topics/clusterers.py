@@ -141,7 +141,7 @@ def by_size(labels: np.ndarray) -> np.ndarray:
 
 def umap_embedding(
     vectors: np.ndarray, sims: np.ndarray, rows: np.ndarray, n_neighbors: int, n_components: int, seed: int,
-    min_dist: float = 0.0, n_epochs: int | None = None,
+    min_dist: float = 0.0, n_epochs: int | None = None, init: str = "spectral",
 ) -> np.ndarray:  # fmt: skip
     """UMAP of the vectors from a precomputed kNN graph (cosine distance), seeded;
     ``n_epochs`` None is UMAP's own choice (500 under 10k points, else 200).
@@ -165,6 +165,7 @@ def umap_embedding(
             precomputed_knn=(knn_rows, knn_dists.astype(np.float32), None),
             low_memory=True,
             n_epochs=n_epochs,
+            init=init,
         )
         return model.fit_transform(vectors).astype(np.float32)
 

@@ -23,20 +23,26 @@ def layout(vectors: np.ndarray, sims: np.ndarray, rows: np.ndarray, seed: int) -
         return _scaled(np.stack([np.cos(angles), np.sin(angles)], axis=1))
     n_neighbors = int(np.clip(round(np.sqrt(n)), 5, rows.shape[1] + 1))
     # A little min_dist spreads papers within a topic so each stays visible.
-    return _scaled(
-        umap_embedding(vectors, sims, np.maximum(rows, 0), n_neighbors, 2, seed, min_dist=0.1, n_epochs=_epochs(n))
+    epochs, init = _effort(n)
+    xy = umap_embedding(
+        vectors, sims, np.maximum(rows, 0), n_neighbors, 2, seed, min_dist=0.1, n_epochs=epochs, init=init
     )
+    return _scaled(xy)
 
 
-# Passes over the graph's edges: UMAP's 200 cost 122 s at 87k papers here (0.6 s each),
-# over the 60 s the map may take; 80 took ~55 s and kept the 10-NN category agreement
-# within 0.004 (0.613 vs 0.617) and trustworthiness within 0.012 (benchmarks/README.md).
-EPOCH_BUDGET = 7_000_000  # papers x epochs
+# Passes over the graph's edges: UMAP's 200 took 122 s at 87k papers here, over the
+# 60 s the map may take; 100 epochs from a PCA start (the spectral one alone costs
+# ~12 s at 87k) took 47 s and kept the 10-NN category agreement within 0.007 (0.610 vs
+# 0.617) and trustworthiness within 0.008 (benchmarks/README.md, the map's layout).
+EPOCH_BUDGET = 8_750_000  # papers x epochs
 
 
-def _epochs(n: int) -> int | None:
-    """UMAP's own choice up to ~35k papers, then fewer passes as the map grows."""
-    return None if n * 200 <= EPOCH_BUDGET else max(60, round(EPOCH_BUDGET / n))
+def _effort(n: int) -> tuple[int | None, str]:
+    """UMAP's own epochs and spectral start up to ~44k papers; beyond, fewer epochs
+    as the map grows, from a PCA start."""
+    if n * 200 <= EPOCH_BUDGET:
+        return None, "spectral"
+    return max(60, round(EPOCH_BUDGET / n)), "pca"
 
 
 def _scaled(xy: np.ndarray) -> np.ndarray:
