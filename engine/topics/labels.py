@@ -70,9 +70,7 @@ def label_topics(
     ids = [int(t) for t in np.unique(topics[topics >= 0])]
     if not ids:
         return {}
-    # Maths and TeX commands out ("mathfrak sl" was once a label); the gap is a stop
-    # word so that no phrase bridges the removed notation.
-    texts = [without_tex(text, gap=" the ") for text in texts]
+    texts = [without_tex(text, gap=" the ") for text in texts]  # no "mathfrak sl"; a stop word breaks phrases
     members = {t: np.flatnonzero(topics == t) for t in ids}
     centroids = {t: _unit(vectors[rows].mean(axis=0)) for t, rows in members.items()}
     nearest = {t: rows[np.argsort(-(vectors[rows] @ centroids[t]), kind="stable")] for t, rows in members.items()}
