@@ -15,6 +15,8 @@ message as one line on stderr and exits with ``exit_code``; the HTTP API answers
 | IndexCorrupt | an index file is missing, damaged or does not match the manifest | 2 | 503 |
 | QueryError | a query that cannot be answered as asked | 2 | 400 |
 | UnknownPaper, UnknownTopic | the paper or topic is not in the index | 2 | 404 |
+| LibraryError | a library name, entry or import file is invalid (the message names the field) | 2 | 400 |
+| UnknownLibrary | no library of that name | 2 | 404 |
 
 ``paperscope verify`` exits 1 when it finds problems: that is its answer, not an error.
 This module imports nothing: the CLI catches these before loading anything.
@@ -94,5 +96,15 @@ class UnknownPaper(QueryError):
 
 class UnknownTopic(QueryError):
     """The topic id is not in the index (or the index has no topics)."""
+
+    http_status = 404
+
+
+class LibraryError(QueryError):
+    """A library name, entry or import file is invalid; the message names the field."""
+
+
+class UnknownLibrary(LibraryError):
+    """No library of that name in the library store."""
 
     http_status = 404

@@ -24,9 +24,10 @@ ALLOWED = {
     "topics": {"core", "artifact"},
     "pipeline": {"core", "ingest", "embedding", "artifact", "topics"},
     "query": {"core", "embedding", "artifact"},
-    "serve": {"core", "embedding", "artifact", "query"},
+    "library": {"core"},
+    "serve": {"core", "embedding", "artifact", "query", "library"},
     "api": {"artifact", "query"},
-    "cli": {"core", "ingest", "embedding", "artifact", "topics", "pipeline", "query", "serve", "api"},
+    "cli": {"core", "ingest", "embedding", "artifact", "topics", "pipeline", "query", "library", "serve", "api"},
 }
 
 
