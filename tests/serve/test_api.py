@@ -201,7 +201,9 @@ def test_fuzzed_requests_never_break_the_server(served_corpus: str, mode: str) -
     refusal is JSON with an error message."""
     schema = schemathesis.openapi.from_url(f"{served_corpus}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 9  # health, search, recommend, related, paper, topics, trends, topic, map
+    # health, search, recommend, related, paper, topics, trends, topic, map; and the
+    # libraries: list, one, export, mark, unmark
+    assert len(operations) == 14
     seen: list[int] = []
     unsatisfiable: list[str] = []
     for operation in operations:
@@ -222,5 +224,5 @@ def test_fuzzed_requests_never_break_the_server(served_corpus: str, mode: str) -
             # a free string (a paper id), has no request that violates the schema.
             assert mode == "negative", operation.label
             unsatisfiable.append(operation.label)
-    assert len(unsatisfiable) <= 4, unsatisfiable
+    assert len(unsatisfiable) <= 5, unsatisfiable
     assert len(seen) >= 4 * 10
