@@ -32,7 +32,7 @@ def layout(vectors: np.ndarray, sims: np.ndarray, rows: np.ndarray, seed: int) -
 
 # Passes over the graph's edges: UMAP's 200 took 122 s at 87k papers here, over the
 # 60 s the map may take; 100 epochs from a PCA start (the spectral one alone costs
-# ~12 s at 87k) took 47 s and kept the 10-NN category agreement within 0.007 (0.610 vs
+# ~12 s at 87k) took 47-54 s and kept the 10-NN category agreement within 0.007 (0.610 vs
 # 0.617) and trustworthiness within 0.008 (benchmarks/README.md, the map's layout).
 EPOCH_BUDGET = 8_750_000  # papers x epochs
 
@@ -47,7 +47,7 @@ def _effort(n: int) -> tuple[int | None, str]:
 
 def _scaled(xy: np.ndarray) -> np.ndarray:
     """Turned onto its principal axes (the wider spread along x, as screens are wide;
-    a page in portrait swaps the axes itself) and scaled by one factor so x spans
+    a page in portrait turns it upright itself) and scaled by one factor so x spans
     [0, 100]. A rotation and one scale keep every distance ratio: UMAP's picture, not
     a strip stretched to fill a square."""
     xy = np.asarray(xy, dtype=np.float64)

@@ -90,11 +90,10 @@ def _grown_once(phrase: str, text: str, stop: frozenset[str]) -> str:
 
 
 def _neighbour_words(phrase: str, text: str) -> tuple[Counter, Counter, int]:
-    """The words just before and just after each occurrence of `` phrase `` in ``text``,
-    and the number of occurrences
-    (words are single-spaced and ``text`` starts and ends with a space). Plain ``find``:
-    a regular expression starting with ``(\\S+)`` retried at every position took a
-    minute per 7k papers' labels."""
+    """The words just before and just after each occurrence of `` phrase `` in ``text``
+    (single-spaced words, a space at both ends), and the number of occurrences. Plain
+    ``find``: a regular expression starting with ``(\\S+)``, retried at every position,
+    took a minute for the labels of 7k papers."""
     needle = f" {phrase} "
     before: Counter = Counter()
     after: Counter = Counter()

@@ -18,6 +18,7 @@ import pytest
 
 from engine.errors import LibraryError, UnknownLibrary
 from engine.library.store import LibraryStore
+from engine.pipeline.build import Options, build
 from tests.conftest import GA_DIGEST_1, GA_DIGEST_2
 
 EXE = str(Path(sys.executable).with_name("paperscope"))
@@ -123,7 +124,7 @@ def test_an_import_killed_midway_leaves_the_library_as_it_was(tmp_path: Path) ->
 
 def test_a_library_outlives_rebuilds_and_names_papers_that_left(tmp_path: Path) -> None:
     index = tmp_path / "ga"
-    assert run("build", str(GA_DIGEST_1), "--index", str(index), "--backend", "static").returncode == 0
+    build([GA_DIGEST_1], index, Options(backend="static", progress=False, topics=False))
     done = run("library", "add", *FIRST_DAY[:2], "--library", "galaxies", "--index", str(index))
     assert done.returncode == 0, done.stderr
     assert run("library", "add", FIRST_DAY[2], "-l", "galaxies", "--unlike", "--index", str(index)).returncode == 0
@@ -131,7 +132,7 @@ def test_a_library_outlives_rebuilds_and_names_papers_that_left(tmp_path: Path) 
     assert missing.returncode == 2 and "2601.00001" in missing.stderr
 
     # a new build of the next day only: the first day's papers leave the index
-    assert run("build", str(GA_DIGEST_2), "--index", str(index), "--backend", "static").returncode == 0
+    build([GA_DIGEST_2], index, Options(backend="static", progress=False, topics=False))
     shown = json.loads(run("library", "show", "galaxies", "--index", str(index), "--json").stdout)
     entries = {e["paper_id"]: e for e in shown["entries"]}
     assert set(entries) == set(FIRST_DAY)

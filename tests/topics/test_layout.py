@@ -3,21 +3,19 @@ per axis into a square or a strip), and papers added later land among their neig
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.spatial.distance import pdist
 
 from engine.artifact import store
-from engine.pipeline.build import Options, build
 from engine.topics import fit, layout
-from tests.conftest import CORPUS_SAMPLE
 
 
 @pytest.fixture(scope="module")
-def corpus_vectors(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
-    path = tmp_path_factory.mktemp("layout") / "ix"
-    build([CORPUS_SAMPLE], path, Options(backend="static", progress=False, topics=False))
-    artifact = store.Artifact.open(path)
+def corpus_vectors(corpus_index: Path) -> np.ndarray:
+    artifact = store.Artifact.open(corpus_index)
     try:
         return np.array(artifact.vectors, dtype=np.float32)
     finally:
