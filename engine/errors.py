@@ -17,6 +17,7 @@ message as one line on stderr and exits with ``exit_code``; the HTTP API answers
 | UnknownPaper, UnknownTopic | the paper or topic is not in the index | 2 | 404 |
 | LibraryError | a library name, entry or import file is invalid (the message names the field) | 2 | 400 |
 | UnknownLibrary | no library of that name | 2 | 404 |
+| LibraryUnavailable | the library store cannot be opened or written (the message names the file) | 2 | 503 |
 
 ``paperscope verify`` exits 1 when it finds problems: that is its answer, not an error.
 This module imports nothing: the CLI catches these before loading anything.
@@ -108,3 +109,9 @@ class UnknownLibrary(LibraryError):
     """No library of that name in the library store."""
 
     http_status = 404
+
+
+class LibraryUnavailable(PaperscopeError):
+    """The library store cannot be opened or written (a read-only folder, a full disk)."""
+
+    http_status = 503

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from engine.errors import LibraryError, UnknownLibrary
+from engine.errors import LibraryError, LibraryUnavailable, UnknownLibrary
 from engine.papers import normalize_id
 
 LIBRARY_FILE = "library.sqlite"
@@ -108,22 +108,31 @@ class LibraryStore:
             db = sqlite3.connect(":memory:", isolation_level=None)
             db.executescript(SCHEMA)
         else:
+            db = self._open()
+        try:
+            db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            yield db
+            db.execute("COMMIT")
+        except BaseException as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):  # locked past the wait, read-only, disk full
+                raise LibraryUnavailable(f"{self.path}: the library store cannot be written: {exc}") from None
+            raise
+        finally:
+            db.close()
+
+    def _open(self) -> sqlite3.Connection:
+        try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, timeout=BUSY_SECONDS, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA foreign_keys=ON")
             db.executescript(SCHEMA)
-        try:
-            db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            yield db
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-        finally:
-            db.close()
+        except (OSError, sqlite3.Error) as exc:
+            raise LibraryUnavailable(f"{self.path}: the library store cannot be opened: {exc}") from None
+        return db
 
     # ----------------------------------------------------------------- reading
 

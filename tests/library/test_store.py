@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import LibraryError, UnknownLibrary
+from engine.errors import LibraryError, LibraryUnavailable, UnknownLibrary
 from engine.library.store import LibraryStore
 from engine.pipeline.build import Options, build
 from tests.conftest import GA_DIGEST_1, GA_DIGEST_2
@@ -51,6 +51,15 @@ def test_marks_verdicts_and_removal(tmp_path: Path) -> None:
     with pytest.raises(LibraryError, match="not a paper id"):
         store.mark("ok", [("2606 14671; drop table", "")], "like")
     assert [s.name for s in store.libraries()] == ["dark matter"]  # the refused marks wrote nothing
+
+
+def test_a_store_that_cannot_be_written_says_which_file(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    store = LibraryStore(blocker / "library.sqlite")
+    with pytest.raises(LibraryUnavailable, match=r"a-file/library\.sqlite: the library store cannot be opened"):
+        store.mark("x", [("2606.14671", "")], "like")
+    assert store.libraries() == []  # reading an absent store is no error
 
 
 def test_export_and_import_round_trip_and_refuse_bad_fields(tmp_path: Path) -> None:
