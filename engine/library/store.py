@@ -123,6 +123,7 @@ class LibraryStore:
             db.close()
 
     def _open(self) -> sqlite3.Connection:
+        db = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, timeout=BUSY_SECONDS, isolation_level=None)
@@ -131,6 +132,8 @@ class LibraryStore:
             db.execute("PRAGMA foreign_keys=ON")
             db.executescript(SCHEMA)
         except (OSError, sqlite3.Error) as exc:
+            if db is not None:
+                db.close()
             raise LibraryUnavailable(f"{self.path}: the library store cannot be opened: {exc}") from None
         return db
 
