@@ -35,9 +35,12 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from common import DEFAULT_DATA, peak_rss_mb, write_json
+
+from engine.topics.stage import label_text  # the text the build clusters and lays out
 
 NEIGHBOURS = 10
 CENTRAL = (1.0, 99.0)  # percentiles per axis: the box of the central 98% of points
@@ -73,7 +76,7 @@ def index_arrays(ix, records: dict[str, dict]) -> dict:
         raise SystemExit(f"{len(missing)} indexed ids have no label, e.g. {missing[:3]}")
     categories = np.unique([records[i]["label"] for i in ids], return_inverse=True)[1]
     return {
-        "texts": [f"{records[i]['title']}. {records[i]['title']}. {records[i]['abstract']}" for i in ids],
+        "texts": [label_text(SimpleNamespace(**records[i])) for i in ids],
         "vectors": np.array(vectors, dtype=np.float32),  # a copy: the index folder is temporary
         "xy": np.asarray(data.xy, dtype=np.float64),
         "fine": np.asarray(data.fine),
@@ -137,11 +140,10 @@ def time_layout(index: Path) -> dict:
     artifact = store.Artifact.open(index)
     try:
         vectors = np.array(artifact.vectors, dtype=np.float32)
-        found = artifact.texts(range(len(vectors)))
+        papers = artifact.papers_by_rows(range(len(vectors)))
     finally:
         artifact.close()
-    # the build's own text: the title twice, then the abstract (stage.label_text)
-    texts = [f"{found[r].split('. ', 1)[0]}. {found[r]}" for r in range(len(vectors))]
+    texts = [label_text(papers[r]) for r in range(len(vectors))]
     tick = time.perf_counter()
     space = represent.hybrid(vectors, texts, 42)
     knn = fit.neighbours(space, fit.GRAPH_NEIGHBOURS, seed=42)

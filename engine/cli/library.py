@@ -76,13 +76,14 @@ def list_libraries(index: IndexOpt = DEFAULT_INDEX, as_json: JsonOpt = False) ->
 def show_library(name: NameArg = DEFAULT_LIBRARY, index: IndexOpt = DEFAULT_INDEX, as_json: JsonOpt = False) -> None:
     """A library's papers, newest first; papers no longer in the index say so."""
     import engine
+    from engine.library.store import listing
 
     with user_errors():
         entries = _store(index).entries(name)
         with engine.open(index) as ix:
             present = {e.paper_id: e.paper_id in ix for e in entries}
     if as_json:
-        print_json({"library": name, "entries": [{**e.__dict__, "in_index": present[e.paper_id]} for e in entries]})
+        print_json(listing(name, entries, present.__getitem__))
         return
     from rich.table import Table
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -63,6 +63,11 @@ class LibrarySummary:
     created: str
     likes: int
     unlikes: int
+
+
+def listing(library: str, entries: list[Entry], in_index: Callable[[str], bool]) -> dict:
+    """A library's entries as the CLI's ``--json`` and the HTTP API give them."""
+    return {"library": library, "entries": [{**asdict(e), "in_index": in_index(e.paper_id)} for e in entries]}
 
 
 def now() -> str:
@@ -199,12 +204,6 @@ class LibraryStore:
             before = db.total_changes
             db.executemany("DELETE FROM entries WHERE library = ? AND paper_id = ?", [(library, pid) for pid in ids])
             return db.total_changes - before
-
-    def delete(self, library: str) -> None:
-        check_name(library)
-        with self._transaction(write=True) as db:
-            self._require(db, library)
-            db.execute("DELETE FROM libraries WHERE name = ?", (library,))
 
     # ------------------------------------------------------- export and import
 

@@ -88,6 +88,11 @@ export function textMeasurer(fontFamily, weight = 600) {
   };
 }
 
+/** Text for plotly's small HTML subset (labels, hover): markup shown, never read. */
+export function escapePlotly(s) {
+  return String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
 /** Extremes of an array, without spreading 87k numbers into Math.min's arguments. */
 export function extent(values) {
   let lo = Infinity;
@@ -148,7 +153,7 @@ export function mapLabels(full, view, { fontFamily, colour, text = (s) => s }) {
     const y = y1 - (label.cy / ya._length) * (y1 - y0);
     annotations.push({
       x, y, xanchor: "center", yanchor: "middle", showarrow: false, captureevents: false,
-      text: String(label.text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;"),
+      text: escapePlotly(label.text),
       font: { size: label.fontSize, color: "#1c2330", weight: LABEL_WEIGHT, family: fontFamily },
       bgcolor: "rgba(255,255,255,0.88)", bordercolor: colour(label.id, level), borderwidth: 1, borderpad: BORDER_PAD,
       name: `topic-${level}-${label.id}`,

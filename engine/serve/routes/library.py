@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, StringConstraints
 
-from engine.library.store import LibraryStore
+from engine.library.store import LibraryStore, listing
 from engine.serve.deps import Index, authorized, check_id
 
 router = APIRouter(tags=["library"], dependencies=[Depends(authorized)])
@@ -25,11 +25,7 @@ def _store(request: Request) -> LibraryStore:
 
 
 def _entries_answer(name: str, store: LibraryStore, ix) -> dict:
-    entries = store.entries(name)
-    return {
-        "library": name,
-        "entries": [{**e.__dict__, "in_index": e.paper_id in ix} for e in entries],
-    }
+    return listing(name, store.entries(name), ix.__contains__)
 
 
 @router.get("/api/libraries")

@@ -3,12 +3,8 @@
  * label-placement.js, which the offline map shares. */
 
 import { topicColor } from "./format.js";
-import { mapLabels } from "./label-placement.js";
+import { escapePlotly, mapLabels } from "./label-placement.js";
 import { plain } from "./tex.js";
-
-function escapePlotly(s) {
-  return String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-}
 
 /** At most four lines of ``width`` characters, in plotly's <br> markup. */
 function wrap(s, width = 64) {
