@@ -18,11 +18,18 @@ from engine.text import sentences as split_sentences
 _NEW_ID = re.compile(r"^(?:arxiv:)?(\d{4}\.\d{4,5})(?:v(\d+))?$", re.IGNORECASE)
 # Old-style ids: hep-th/9901001, math.GT/0309136, optionally versioned.
 _OLD_ID = re.compile(r"^(?:arxiv:)?([a-z][a-z\-]*(?:\.[a-z]{2})?/\d{7})(?:v(\d+))?$", re.IGNORECASE)
+# A category (cs.CV, astro-ph.GA) or a prefix of one (cs., astro-ph), as filters and follows take them.
+CATEGORY = re.compile(r"[A-Za-z][A-Za-z0-9-]*(\.[A-Za-z0-9-]*)?")
 
 # Abstracts longer than this are not abstracts (a whole paper pasted in, a broken
 # export); they are rejected rather than silently truncated.
 MAX_ABSTRACT_CHARS = 100_000
 MAX_TITLE_CHARS = 2_000
+
+
+def is_arxiv_id(paper_id: str) -> bool:
+    """Whether a (normalized) id is an arXiv id, which has an abstract page, a PDF and a DOI."""
+    return bool(_NEW_ID.match(paper_id) or _OLD_ID.match(paper_id)) and not paper_id.lower().startswith("arxiv:")
 
 
 @dataclass(frozen=True, slots=True)

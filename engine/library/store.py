@@ -12,26 +12,26 @@ the same time (each waits up to ``BUSY_SECONDS`` for the other).
 
 from __future__ import annotations
 
-import re
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
-from engine.errors import LibraryError, LibraryUnavailable, UnknownLibrary
-from engine.papers import normalize_id
+from engine.errors import LibraryUnavailable, UnknownLibrary
+from engine.library import transfer
+from engine.library.records import (
+    Entry,
+    Follow,
+    LibrarySummary,
+    check_follow,
+    check_name,
+    check_paper_id,
+    check_verdict,
+    now,
+)
 
 LIBRARY_FILE = "library.sqlite"
-EXPORT_FORMAT = "paperscope-library"
-EXPORT_VERSION = 1
-VERDICTS = ("like", "unlike")
 BUSY_SECONDS = 10.0
-MAX_ENTRIES = 100_000  # per import: a library is a reader's list, not a corpus
-# Names come from URLs and command lines: short, printable, no path separators.
-_NAME = re.compile(r"^[\w][\w .+-]{0,63}$")
-_ID = re.compile(r"^[\w./-]{1,64}$")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS libraries (
@@ -46,53 +46,35 @@ CREATE TABLE IF NOT EXISTS entries (
     added TEXT NOT NULL,
     PRIMARY KEY (library, paper_id)
 );
+-- papers the reader has seen in the feed ("mark as read"); the feed leaves them out
+CREATE TABLE IF NOT EXISTS reads (
+    library TEXT NOT NULL REFERENCES libraries(name) ON DELETE CASCADE,
+    paper_id TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (library, paper_id)
+);
+-- what the feed is limited to: categories (or prefixes) and topics ("fine:12")
+CREATE TABLE IF NOT EXISTS follows (
+    library TEXT NOT NULL REFERENCES libraries(name) ON DELETE CASCADE,
+    kind TEXT NOT NULL CHECK (kind IN ('category', 'topic')),
+    value TEXT NOT NULL,
+    label TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (library, kind, value)
+);
+-- the last visit: the newest paper date the feed showed then (dates of the index, not the clock)
+CREATE TABLE IF NOT EXISTS visits (
+    library TEXT PRIMARY KEY REFERENCES libraries(name) ON DELETE CASCADE,
+    newest TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+-- the feed's ranker as measured on this library's own likes, valid while ``key`` matches
+CREATE TABLE IF NOT EXISTS choices (
+    library TEXT PRIMARY KEY REFERENCES libraries(name) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    method TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
 """
-
-
-@dataclass(frozen=True)
-class Entry:
-    paper_id: str
-    verdict: str
-    title: str
-    added: str
-
-
-@dataclass(frozen=True)
-class LibrarySummary:
-    name: str
-    created: str
-    likes: int
-    unlikes: int
-
-
-def listing(library: str, entries: list[Entry], in_index: Callable[[str], bool]) -> dict:
-    """A library's entries as the CLI's ``--json`` and the HTTP API give them."""
-    return {"library": library, "entries": [{**asdict(e), "in_index": in_index(e.paper_id)} for e in entries]}
-
-
-def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def check_name(name: str, field: str = "library") -> str:
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise LibraryError(
-            f"{field}: {name!r} is not a library name (1-64 letters, digits, spaces, '.', '+', '-' or '_')"
-        )
-    return name
-
-
-def check_paper_id(raw: str, field: str = "paper") -> str:
-    paper_id = normalize_id(raw) if isinstance(raw, str) else ""
-    if not _ID.match(paper_id):
-        raise LibraryError(f"{field}: {raw!r} is not a paper id")
-    return paper_id
-
-
-def check_verdict(verdict: str, field: str = "verdict") -> str:
-    if verdict not in VERDICTS:
-        raise LibraryError(f"{field}: {verdict!r} must be 'like' or 'unlike'")
-    return verdict
 
 
 class LibraryStore:
@@ -205,85 +187,110 @@ class LibraryStore:
             db.executemany("DELETE FROM entries WHERE library = ? AND paper_id = ?", [(library, pid) for pid in ids])
             return db.total_changes - before
 
+    def delete(self, library: str) -> None:
+        """Remove a library with its entries, read marks, follows and visit."""
+        check_name(library)
+        with self._transaction(write=True) as db:
+            self._require(db, library)
+            db.execute("DELETE FROM libraries WHERE name = ?", (library,))
+
+    # ------------------------------------------------------- the feed's state
+
+    def mark_read(self, library: str, paper_ids: Iterable[str], read: bool = True) -> int:
+        """Mark papers read (the feed leaves them out) or unread again; returns how many changed."""
+        check_name(library)
+        ids = [check_paper_id(pid) for pid in paper_ids]
+        stamp = now()
+        with self._transaction(write=True) as db:
+            self._require(db, library)
+            before = db.total_changes
+            if read:
+                db.executemany(
+                    "INSERT OR IGNORE INTO reads (library, paper_id, at) VALUES (?, ?, ?)",
+                    [(library, pid, stamp) for pid in ids],
+                )
+            else:
+                db.executemany("DELETE FROM reads WHERE library = ? AND paper_id = ?", [(library, pid) for pid in ids])
+            return db.total_changes - before
+
+    def read_ids(self, library: str) -> set[str]:
+        check_name(library)
+        with self._transaction(write=False) as db:
+            self._require(db, library)
+            return {row[0] for row in db.execute("SELECT paper_id FROM reads WHERE library = ?", (library,))}
+
+    def follow(self, library: str, kind: str, value: str, label: str = "", on: bool = True) -> list[Follow]:
+        """Limit the feed to a category or topic as well (``on``), or stop; returns the follows."""
+        check_name(library)
+        value = check_follow(kind, value)
+        with self._transaction(write=True) as db:
+            db.execute("INSERT OR IGNORE INTO libraries (name, created) VALUES (?, ?)", (library, now()))
+            if on:
+                db.execute(
+                    "INSERT INTO follows (library, kind, value, label) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (library, kind, value) DO UPDATE SET label = excluded.label",
+                    (library, kind, value, str(label or "")[:200]),
+                )
+            else:
+                db.execute("DELETE FROM follows WHERE library = ? AND kind = ? AND value = ?", (library, kind, value))
+        return self.follows(library)
+
+    def follows(self, library: str) -> list[Follow]:
+        check_name(library)
+        with self._transaction(write=False) as db:
+            self._require(db, library)
+            rows = db.execute(
+                "SELECT kind, value, label FROM follows WHERE library = ? ORDER BY kind, value", (library,)
+            ).fetchall()
+        return [Follow(*row) for row in rows]
+
+    def last_visit(self, library: str) -> str | None:
+        """The newest paper date the feed showed at the last visit, if any."""
+        check_name(library)
+        with self._transaction(write=False) as db:
+            row = db.execute("SELECT newest FROM visits WHERE library = ?", (library,)).fetchone()
+        return row[0] if row else None
+
+    def record_visit(self, library: str, newest: str) -> None:
+        check_name(library)
+        with self._transaction(write=True) as db:
+            self._require(db, library)
+            db.execute(
+                "INSERT INTO visits (library, newest, at) VALUES (?, ?, ?)"
+                " ON CONFLICT (library) DO UPDATE SET newest = excluded.newest, at = excluded.at",
+                (library, str(newest)[:10], now()),
+            )
+
+    def choice(self, library: str, key: str) -> tuple[str, str] | None:
+        """The ranker measured for this library (method, detail), if measured for ``key``."""
+        with self._transaction(write=False) as db:
+            row = db.execute("SELECT key, method, detail FROM choices WHERE library = ?", (library,)).fetchone()
+        return (row[1], row[2]) if row and row[0] == key else None
+
+    def record_choice(self, library: str, key: str, method: str, detail: str) -> None:
+        with self._transaction(write=True) as db:
+            self._require(db, library)
+            db.execute(
+                "INSERT INTO choices (library, key, method, detail) VALUES (?, ?, ?, ?) ON CONFLICT (library)"
+                " DO UPDATE SET key = excluded.key, method = excluded.method, detail = excluded.detail",
+                (library, key, method, detail),
+            )
+
     # ------------------------------------------------------- export and import
 
     def export(self, names: Iterable[str] | None = None) -> dict:
-        """Libraries as JSON-ready data (all of them, or ``names``)."""
+        """Libraries as JSON-ready data (all of them, or ``names``): entries, read marks, follows."""
         wanted = [check_name(n) for n in names] if names is not None else [s.name for s in self.libraries()]
-        out = []
         with self._transaction(write=False) as db:
             for name in wanted:
                 self._require(db, name)
-                created = db.execute("SELECT created FROM libraries WHERE name = ?", (name,)).fetchone()[0]
-                rows = db.execute(
-                    "SELECT paper_id, verdict, title, added FROM entries WHERE library = ? ORDER BY added, paper_id",
-                    (name,),
-                ).fetchall()
-                entries = [{"id": pid, **{k: v for k, v in asdict(Entry(pid, *rest)).items() if k != "paper_id"}}
-                           for pid, *rest in rows]  # fmt: skip
-                out.append({"name": name, "created": created, "entries": entries})
-        return {"format": EXPORT_FORMAT, "version": EXPORT_VERSION, "exported": now(), "libraries": out}
+            return transfer.export(db, wanted)
 
     def import_(self, data: object, source: str = "import", replace: bool = False) -> dict[str, int]:
         """Add the libraries of an export (``source`` names it in errors). Entries merge
         into existing libraries (the imported verdict wins) unless ``replace``, which
         empties each imported library first. All or nothing: one bad field and nothing
         is written. Returns entries written per library."""
-        libraries = _parse_export(data, source)
-        written: dict[str, int] = {}
+        libraries = transfer.parse(data, source)
         with self._transaction(write=True) as db:
-            for name, created, entries in libraries:
-                db.execute("INSERT OR IGNORE INTO libraries (name, created) VALUES (?, ?)", (name, created))
-                if replace:
-                    db.execute("DELETE FROM entries WHERE library = ?", (name,))
-                db.executemany(
-                    "INSERT INTO entries (library, paper_id, verdict, title, added) VALUES (?, ?, ?, ?, ?)"
-                    " ON CONFLICT (library, paper_id) DO UPDATE SET verdict = excluded.verdict, title = excluded.title",
-                    [(name, e.paper_id, e.verdict, e.title, e.added) for e in entries],
-                )
-                written[name] = len(entries)
-        return written
-
-
-def _parse_export(data: object, source: str) -> list[tuple[str, str, list[Entry]]]:
-    """An export's libraries, every field checked; errors name the field's path."""
-    if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
-        raise LibraryError(f"{source}: not a paperscope library export (format must be {EXPORT_FORMAT!r})")
-    if data.get("version") != EXPORT_VERSION:
-        raise LibraryError(f"{source}: version: {data.get('version')!r} is not {EXPORT_VERSION}")
-    libraries = data.get("libraries")
-    if not isinstance(libraries, list):
-        raise LibraryError(f"{source}: libraries: must be a list")
-    out = []
-    total = 0
-    for i, item in enumerate(libraries):
-        where = f"{source}: libraries[{i}]"
-        if not isinstance(item, dict):
-            raise LibraryError(f"{where}: must be an object")
-        name = check_name(item.get("name"), f"{where}.name")
-        created = item.get("created") if isinstance(item.get("created"), str) else now()
-        raw = item.get("entries")
-        if not isinstance(raw, list):
-            raise LibraryError(f"{where}.entries: must be a list")
-        total += len(raw)
-        if total > MAX_ENTRIES:
-            raise LibraryError(f"{source}: more than {MAX_ENTRIES:,} entries")
-        entries = []
-        for j, entry in enumerate(raw):
-            at = f"{where}.entries[{j}]"
-            if not isinstance(entry, dict):
-                raise LibraryError(f"{at}: must be an object")
-            title = entry.get("title", "")
-            if not isinstance(title, str) or len(title) > 2000:
-                raise LibraryError(f"{at}.title: must be a string of at most 2,000 characters")
-            added = entry.get("added") if isinstance(entry.get("added"), str) else now()
-            entries.append(
-                Entry(
-                    check_paper_id(entry.get("id"), f"{at}.id"),
-                    check_verdict(entry.get("verdict"), f"{at}.verdict"),
-                    title,
-                    added[:40],
-                )
-            )
-        out.append((name, created[:40], entries))
-    return out
+            return transfer.write(db, libraries, replace)

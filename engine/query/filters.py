@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from engine.artifact import topic_store
 from engine.artifact.store import Artifact
 from engine.errors import QueryError
+from engine.papers import CATEGORY
 
-_CATEGORY = re.compile(r"[A-Za-z][A-Za-z0-9-]*(\.[A-Za-z0-9-]*)?")
 _DATE = re.compile(r"(\d{4})(-(\d{2}))?(-(\d{2}))?")
 
 
@@ -34,7 +34,7 @@ class Filters:
 
     def __post_init__(self) -> None:
         for value in self.categories:
-            if not isinstance(value, str) or not _CATEGORY.fullmatch(value):
+            if not isinstance(value, str) or not CATEGORY.fullmatch(value):
                 raise QueryError(f"category {value!r} is not a category or prefix (e.g. cs.CV, cs., astro-ph)")
         bounds = [date_bound(self.since, "since", last=False), date_bound(self.until, "until", last=True)]
         if bounds[0] and bounds[1] and bounds[0] > bounds[1]:
