@@ -21,6 +21,7 @@ from engine.artifact.topic_store import Topic
 from engine.embedding.embedder import Embedder, embedder_like
 from engine.errors import QueryError, UnknownTopic
 from engine.papers import Paper, normalize_id
+from engine.query import feed as feed_mod
 from engine.query import ranking, trends
 from engine.query import recommend as recommend_mod
 from engine.query import related as related_mod
@@ -139,6 +140,48 @@ class PaperIndex:
         why in ``because`` (see :mod:`engine.query.related`)."""
         allowed = self._allowed(topic, level, filters)
         return related_mod.related(self._artifact, self._faiss, paper_id, ranking.check_k(k), allowed)
+
+    def newest_date(self) -> str | None:
+        """The date of the newest paper: where relative windows ("7d") of the feed end."""
+        return feed_mod.newest_date(self._artifact)
+
+    def feed(
+        self,
+        like: Sequence[str],
+        unlike: Sequence[str],
+        since: str,
+        categories: Sequence[str] = (),
+        topics: Sequence[tuple[str, int]] = (),
+        exclude: Iterable[str] = (),
+        k: int = 50,
+        method: str | None = None,
+    ) -> feed_mod.FeedRanking:
+        """Papers dated ``since`` or later (within any followed category or (level, id)
+        topic), minus ``exclude`` and the examples, ranked by the liked and unliked ids
+        that are in the index with ``method``, or, when None, with the ranker measured
+        best on these likes (see :mod:`engine.query.feed`)."""
+        since = Filters(since=since).since  # checked like every date filter
+        if method is not None and method not in feed_mod.RANKERS:
+            raise QueryError(f"method must be one of {', '.join(feed_mod.RANKERS)}, not {method!r}")
+        for level, topic_id in topics:
+            self.topic(topic_id, level)  # an unknown followed topic is an error, not an empty feed
+        like_rows = [r for r in map(self._artifact.row_of, map(normalize_id, like)) if r is not None]
+        unlike_rows = [r for r in map(self._artifact.row_of, map(normalize_id, unlike)) if r is not None]
+        fresh = feed_mod.new_rows(self._artifact, since, tuple(categories), tuple(topics))
+        skip = {r for r in map(self._artifact.row_of, map(normalize_id, exclude)) if r is not None}
+        skip |= set(like_rows) | set(unlike_rows)
+        candidates = [r for r in fresh if r not in skip]
+        choice = (
+            feed_mod.Choice(method)
+            if method
+            else feed_mod.choose_ranker(self._artifact, self._faiss, like_rows, unlike_rows)
+        )
+        hits = feed_mod.rank_new(
+            self._artifact, self._faiss, like_rows, unlike_rows, candidates, ranking.check_k(k), choice.method
+        )
+        return feed_mod.FeedRanking(
+            hits, choice if like_rows else feed_mod.Choice("newest"), len(fresh), len(candidates)
+        )
 
     # --- topics ---------------------------------------------------------------
 

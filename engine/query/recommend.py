@@ -41,19 +41,37 @@ def check_examples(like: Sequence[str], unlike: Sequence[str]) -> None:
         raise QueryError(f"papers both liked and unliked: {', '.join(sorted(overlap))}")
 
 
-def svm_scores(matrix: np.ndarray, like_rows: list[int], unlike_rows: list[int], seed: int = 0) -> np.ndarray:
-    """Margin of every paper under a linear SVM fitted for this request."""
+def svm_scores(
+    matrix: np.ndarray,
+    like_rows: list[int],
+    unlike_rows: list[int],
+    seed: int = 0,
+    negatives: list[int] | None = None,
+    score_rows: list[int] | None = None,
+) -> np.ndarray:
+    """Margins under a linear SVM fitted for this request: likes against every other
+    paper (or against ``negatives`` and the unlikes), for every paper (or ``score_rows``)."""
     from sklearn.svm import LinearSVC
 
-    data = np.asarray(matrix, dtype=np.float32)
+    if negatives is None:
+        train_rows = np.arange(len(matrix))
+        data = np.asarray(matrix, dtype=np.float32)
+    else:
+        train_rows = np.array(sorted(set(negatives) | set(like_rows) | set(unlike_rows)), dtype=np.int64)
+        data = np.asarray(matrix[train_rows], dtype=np.float32)
+    position = {int(r): i for i, r in enumerate(train_rows)}
     labels = np.zeros(len(data), dtype=np.int8)
-    labels[like_rows] = 1
+    labels[[position[r] for r in like_rows]] = 1
     weights = np.ones(len(data), dtype=np.float32)
-    weights[unlike_rows] = SVM_UNLIKE_WEIGHT
+    weights[[position[r] for r in unlike_rows]] = SVM_UNLIKE_WEIGHT
     # arxiv-sanity's settings: balanced classes (a handful of positives among thousands), small C.
     svm = LinearSVC(class_weight="balanced", C=0.1, max_iter=10000, tol=1e-6, random_state=seed)
     svm.fit(data, labels, sample_weight=weights)
-    return svm.decision_function(data).astype(np.float32)
+    if score_rows is None:
+        scored = data if negatives is None else np.asarray(matrix, dtype=np.float32)
+    else:
+        scored = np.asarray(matrix[score_rows], dtype=np.float32)
+    return svm.decision_function(scored).astype(np.float32)
 
 
 def recommend(
