@@ -115,3 +115,12 @@ class LibraryUnavailable(PaperscopeError):
     """The library store cannot be opened or written (a read-only folder, a full disk)."""
 
     http_status = 503
+
+
+class ExportError(QueryError):
+    """An export or digest was asked in a format paperscope does not write (names it)."""
+
+
+class MailError(PaperscopeError):
+    """Sending a digest failed: the mail settings are invalid (naming the file and field)
+    or the SMTP server refused; the digest file itself is still written."""

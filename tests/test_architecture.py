@@ -25,9 +25,10 @@ ALLOWED = {
     "pipeline": {"core", "ingest", "embedding", "artifact", "topics"},
     "query": {"core", "embedding", "artifact"},
     "library": {"core"},
-    "serve": {"core", "embedding", "artifact", "query", "library"},
+    "daily": {"core", "query", "library"},
+    "serve": {"core", "embedding", "artifact", "query", "library", "daily"},
     "api": {"artifact", "query"},
-    "cli": {"core", "ingest", "embedding", "artifact", "topics", "pipeline", "query", "library", "serve", "api"},
+    "cli": {"core", "ingest", "embedding", "artifact", "topics", "pipeline", "query", "library", "daily", "serve", "api"},
 }
 
 

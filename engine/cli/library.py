@@ -76,7 +76,7 @@ def list_libraries(index: IndexOpt = DEFAULT_INDEX, as_json: JsonOpt = False) ->
 def show_library(name: NameArg = DEFAULT_LIBRARY, index: IndexOpt = DEFAULT_INDEX, as_json: JsonOpt = False) -> None:
     """A library's papers, newest first; papers no longer in the index say so."""
     import engine
-    from engine.library.store import listing
+    from engine.library.records import listing
 
     with user_errors():
         entries = _store(index).entries(name)
@@ -127,3 +127,70 @@ def import_libraries(
             raise LibraryError(f"{path}: cannot read a library export: {exc}") from None
         written = _store(index).import_(data, source=str(path), replace=replace)
     typer.echo(f"imported {sum(written.values())} entries into {len(written)} libraries from {path}")
+
+
+@library_app.command("delete")
+def delete_library(name: NameArg, index: IndexOpt = DEFAULT_INDEX) -> None:
+    """Delete a library with its entries, read marks and follows."""
+    with user_errors():
+        _store(index).delete(name)
+    typer.echo(f"deleted library {name}")
+
+
+@library_app.command("read")
+def mark_read(
+    ids: IdsArg,
+    library: Annotated[str, typer.Option("--library", "-l", help="Library name.")] = DEFAULT_LIBRARY,
+    unread: Annotated[bool, typer.Option("--unread", help="Mark them unread again.")] = False,
+    index: IndexOpt = DEFAULT_INDEX,
+) -> None:
+    """Mark papers read, so the library's feed leaves them out (or unread again)."""
+    with user_errors():
+        changed = _store(index).mark_read(library, ids, read=not unread)
+    typer.echo(f"{library}: {changed} marked {'unread' if unread else 'read'}")
+
+
+def _follow(library: str, category: str | None, topic: int | None, level: str, index: Path, on: bool) -> None:
+    import engine
+    from engine.errors import LibraryError
+
+    with user_errors():
+        if (category is None) == (topic is None):
+            raise LibraryError("give either --category or --topic")
+        label = ""
+        if topic is not None:
+            with engine.open(index) as ix:
+                label = ix.topic(topic, level).label  # an unknown topic is an error here
+        kind, value = ("category", category) if category is not None else ("topic", f"{level}:{topic}")
+        follows = _store(index).follow(library, kind, value, label, on=on)
+    shown = ", ".join(f"{f.value}" + (f" ({f.label})" if f.label else "") for f in follows) or "nothing (all papers)"
+    typer.echo(f"{library} follows: {shown}")
+
+
+CategoryFollowOpt = Annotated[str | None, typer.Option("--category", "-c", help="A category (cs.CV) or prefix (cs.).")]
+TopicFollowOpt = Annotated[int | None, typer.Option("--topic", help="A topic id (see paperscope topics).")]
+LevelFollowOpt = Annotated[str, typer.Option("--level", help="Topic level: fine or coarse.")]
+
+
+@library_app.command("follow")
+def follow(
+    library: Annotated[str, typer.Option("--library", "-l", help="Library name.")] = DEFAULT_LIBRARY,
+    category: CategoryFollowOpt = None,
+    topic: TopicFollowOpt = None,
+    level: LevelFollowOpt = "fine",
+    index: IndexOpt = DEFAULT_INDEX,
+) -> None:
+    """Limit the library's feed to followed categories and topics (any of them)."""
+    _follow(library, category, topic, level, index, on=True)
+
+
+@library_app.command("unfollow")
+def unfollow(
+    library: Annotated[str, typer.Option("--library", "-l", help="Library name.")] = DEFAULT_LIBRARY,
+    category: CategoryFollowOpt = None,
+    topic: TopicFollowOpt = None,
+    level: LevelFollowOpt = "fine",
+    index: IndexOpt = DEFAULT_INDEX,
+) -> None:
+    """Stop following a category or topic."""
+    _follow(library, category, topic, level, index, on=False)

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from engine.artifact import DEFAULT_INDEX
-from engine.cli import build, library, models, query, sync, topics  # noqa: F401  (they register their commands)
+from engine.cli import build, daily, library, models, query, sync, topics  # noqa: F401  (they register their commands)
 from engine.cli.common import (
     IndexOpt,
     JsonOpt,
