@@ -42,7 +42,7 @@ from engine.serve.guards import (
     SecurityHeaders,
     TrustedHosts,
 )
-from engine.serve.routes import health, library, page, papers, search, topics
+from engine.serve.routes import exports, feed, health, library, page, papers, search, topics
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def create_app(
     app.state.started = time.time()
     app.state.maps = topics.MapCache()
     _answer_errors_as_json(app)
-    for module in (health, search, papers, topics, library, page):
+    for module in (health, search, papers, topics, library, feed, exports, page):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(page.WEB)), name="static")
     # The last added is the outermost: headers on everything, then the Host check,

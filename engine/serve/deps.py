@@ -43,6 +43,17 @@ def authorized(request: Request) -> None:
         raise HTTPException(401, "this server needs a token: send Authorization: Bearer <token>")
 
 
+def authorized_feed(request: Request) -> None:
+    """As ``authorized``, or ``?token=TOKEN`` in the URL: feed readers can keep a URL but
+    seldom send headers. The token then sits in the reader's settings, as with any
+    private feed."""
+    token = request.app.state.token
+    given = request.query_params.get("token")
+    if token is not None and given is not None and hmac.compare_digest(given.encode(), token.encode()):
+        return
+    authorized(request)
+
+
 def make_filters(category: list[str], since: str | None, until: str | None, topic: int | None, level: str) -> Filters:
     return Filters(categories=tuple(category), since=since, until=until, topic=topic, level=level)
 

@@ -40,4 +40,7 @@ def test_no_endpoint_reflects_input_into_html(served_corpus: str) -> None:
             if "html" in kind:
                 assert "<script>alert" not in answer.text and "onerror=alert" not in answer.text, path
             else:
-                assert kind.startswith(("application/json", "text/javascript", "text/css", "image/")), (path, kind)
+                # JSON, the page's files, exports and feeds: none of them is rendered as HTML
+                plain = ("application/json", "text/javascript", "text/css", "image/", "application/atom+xml")
+                exported = ("text/csv", "application/x-bibtex", "application/vnd.citationstyles.csl+json")
+                assert kind.startswith(plain + exported), (path, kind)

@@ -8,7 +8,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, StringConstraints
 
-from engine.library.store import LibraryStore, listing
+from engine.library.records import listing
+from engine.library.store import LibraryStore
 from engine.serve.deps import Index, authorized, check_id
 
 router = APIRouter(tags=["library"], dependencies=[Depends(authorized)])
@@ -64,3 +65,10 @@ def unmark(name: LibraryName, paper_id: str, request: Request, ix: Index) -> dic
     store = _store(request)
     store.remove(name, [paper_id])
     return _entries_answer(name, store, ix)
+
+
+@router.delete("/api/libraries/{name}")
+def delete(name: LibraryName, request: Request) -> dict:
+    """Delete a library with its entries, read marks and follows."""
+    _store(request).delete(name)
+    return {"deleted": name}
