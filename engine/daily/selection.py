@@ -12,7 +12,8 @@ MAX_EXPORT = 5000  # papers per export: a topic of the 87k index fits; a runaway
 
 
 def check_one_source(library: str | None, query: str | None, topic: int | None, ids: list[str] | None) -> None:
-    given = [name for name, value in (("library", library), ("q", query), ("topic", topic), ("ids", ids)) if value]
+    sources = (("library", library), ("q", query), ("topic", topic), ("ids", ids))
+    given = [name for name, value in sources if value is not None and value != "" and value != []]  # topic 0 counts
     if len(given) != 1:
         raise QueryError(f"export needs exactly one of library, q (a search), topic or ids; got {given or 'none'}")
 
