@@ -6,12 +6,16 @@ logs no errors. What the page shows is checked against the API's own answers."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import bibtexparser
 import httpx
 import pytest
 
@@ -38,6 +42,7 @@ class Watched:
     base: str
     requests: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    library: str = "likes"
 
     def assert_clean(self, allowed_errors: tuple[str, ...] = ()) -> None:
         foreign = [url for url in self.requests if not url.startswith(self.base + "/")]
@@ -66,13 +71,17 @@ def _watch(browser: sync_api.Browser, base: str) -> tuple[sync_api.BrowserContex
 
 
 @pytest.fixture
-def web(browser: sync_api.Browser, served_corpus: str) -> Iterator[Watched]:
-    """A fresh browser context (empty storage) on the page, loaded and ready."""
+def web(browser: sync_api.Browser, served_corpus: str, request: pytest.FixtureRequest) -> Iterator[Watched]:
+    """A fresh browser context (empty storage) on the page, loaded and ready, working in
+    a library of its own (the server is shared by the session), deleted afterwards."""
     context, watched = _watch(browser, served_corpus)
+    watched.library = f"page-{request.node.name[:40]}"
+    context.add_init_script(f"localStorage.setItem('paperscope.library', {watched.library!r})")
     watched.page.goto(served_corpus + "/")
     watched.page.wait_for_selector("body[data-ready=true]")
     yield watched
     context.close()
+    httpx.delete(f"{served_corpus}/api/libraries/{watched.library}")
 
 
 def _search(page: sync_api.Page, query: str) -> None:
@@ -195,7 +204,7 @@ def _recommended(page: sync_api.Page, likes: int, unlikes: int) -> list[str]:
     return _ids(page, "[data-testid=recommendation]")
 
 
-def test_likes_and_unlikes_drive_the_recommendations(web: Watched) -> None:
+def test_likes_and_unlikes_drive_the_recommendations(web: Watched, corpus_index: Path) -> None:
     page = web.page
     page.get_by_test_id("tab-foryou").click()
     page.wait_for_selector("#recommendations[data-state=empty]")
@@ -225,25 +234,59 @@ def test_likes_and_unlikes_drive_the_recommendations(web: Watched) -> None:
     body = {"like": [liked], "unlike": [unliked], "k": 20}
     assert second == [hit["id"] for hit in httpx.post(f"{web.base}/api/recommend", json=body).json()["hits"]]
 
-    # the marks survive a reload (localStorage), and removing the like empties the list;
-    # a reason names the liked paper by the API's title, not the one stored with the mark
-    stored = "A title kept in this browser"
-    page.evaluate(
-        """stored => {
-            const marks = JSON.parse(localStorage.getItem('paperscope.feedback.v1'));
-            marks.like[0].title = stored;
-            localStorage.setItem('paperscope.feedback.v1', JSON.stringify(marks));
-        }""",
-        stored,
-    )
+    # the marks are the server's library: the CLI lists them, and they survive a reload
+    shown = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "library", "show", web.library, "--index", str(corpus_index), "--json"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    entries = {e["paper_id"]: e["verdict"] for e in json.loads(shown.stdout)["entries"]}
+    assert entries == {liked: "like", unliked: "unlike"}
+    listed = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "library", "list", "--index", str(corpus_index)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    assert f"{web.library}\t1 liked\t1 unliked" in listed.stdout
     page.reload()
     page.get_by_test_id("tab-foryou").click()
     assert _recommended(page, 1, 1) == second
     assert _ids(page, "[data-testid=examples-like] .example") == [liked]
-    assert page.locator("[data-testid=examples-like] .example-title").inner_text() == stored
+    assert page.locator("[data-testid=examples-like] .example-title").inner_text() == liked_title
     assert page.locator("#recommendations [data-testid=because-title]").first.inner_text() == liked_title
     page.locator("[data-testid=examples-like] .example-remove").click()
     page.wait_for_selector("#recommendations[data-state=empty]")
+    assert [e["paper_id"] for e in _api(web.base, f"/api/libraries/{web.library}")["entries"]] == [unliked]
+    web.assert_clean()
+
+
+def test_the_feed_tab_marks_read_and_exports(web: Watched) -> None:
+    page = web.page
+    _search(page, QUERY)
+    liked = _ids(page, "[data-testid=result]")[:2]
+    for pid in liked:
+        page.locator(f"[data-testid=result][data-id='{pid}'] [data-testid=like-button]").click()
+    page.wait_for_function(f"document.querySelector('[data-testid=feedback-count]').textContent === '{len(liked)}'")
+    page.get_by_test_id("tab-feed").click()
+    page.select_option("[data-testid=feed-since]", "30d")
+    page.wait_for_selector("#feed[data-state=ready]")
+    query = {"library": web.library, "since": "30d", "k": 50}
+    expected = _api(web.base, "/api/feed", **query)
+    shown = _ids(page, "[data-testid=feed-item]")
+    assert shown == [item["id"] for item in expected["items"]] and shown
+    assert not set(liked) & set(shown)
+    reasons = page.locator("[data-testid=feed-why]").all_inner_texts()
+    assert len(reasons) == len(shown) and all(r.startswith("close to") for r in reasons)
+    assert page.locator("[data-testid=feed-snippet]").count() == len(shown)
+    assert expected["since"] in page.get_by_test_id("feed-summary").inner_text()
+
+    page.locator("[data-testid=feed-item]").first.get_by_test_id("mark-read").click()
+    page.wait_for_function(f"!document.querySelector(\"[data-testid=feed-item][data-id='{shown[0]}']\")")
+    assert shown[0] not in [item["id"] for item in _api(web.base, "/api/feed", **query)["items"]]
+
+    with page.expect_download() as download:
+        page.get_by_test_id("library-export-bibtex").click()
+    entries = bibtexparser.loads(Path(download.value.path()).read_text()).entries
+    assert sorted(e["eprint"] for e in entries) == sorted(liked)
+    assert page.get_by_test_id("feed-atom").get_attribute("href") == f"/feeds/library/{web.library}.atom"
     web.assert_clean()
 
 

@@ -1,4 +1,5 @@
-/* paperscope web page: search, paper details, recommendations, topics and the topic map.
+/* paperscope web page: search, the feed of new papers, paper details, recommendations,
+ * topics and the topic map.
  *
  * Native ES modules, no build step, no requests to other hosts. This module wires them
  * up and fills the header. The feature modules import one another's functions in a few
@@ -7,15 +8,17 @@
 
 import { adoptTokenFromUrl, api, showTokenPrompt, token } from "./api.js";
 import { $, clear, h, icon, showBanner } from "./dom.js";
+import { wireFeed } from "./feed.js";
 import { fillTopicSelect, renderActiveFilters } from "./filters.js";
 import { plural } from "./format.js";
+import { libraryPicker, refreshLibraries } from "./library.js";
 import { mapMessage, wireMap } from "./map.js";
 import { renderDetailEmpty } from "./paper.js";
 import { marksChanged, wireRecommendations } from "./recommend.js";
 import { MODE_NAMES, renderSearchWelcome, runSearch, wireSearch } from "./search.js";
-import { app, searchInUrl } from "./state.js";
+import { app, loadMarks, searchInUrl } from "./state.js";
 import { ensureTopics, wireTopics } from "./topics.js";
-import { wireTabs } from "./views.js";
+import { setView, wireTabs } from "./views.js";
 
 /** "arxiv87k · 87,412 papers · 63 topics in 35 broad", from /api/health alone. */
 function showIndexInfo(health) {
@@ -81,12 +84,18 @@ async function start() {
   wireTopics();
   wireMap();
   wireRecommendations();
+  wireFeed();
+  $("#feed-library-picker").append(libraryPicker("feed-library"));
+  $("#foryou-library-picker").append(libraryPicker("foryou-library"));
   renderDetailEmpty();
   mapMessage();
   marksChanged();
   const { q, mode } = searchInUrl();
   if (mode && MODE_NAMES[mode]) $("#mode").value = mode;
   const health = await loadHealth();
+  await loadMarks();
+  refreshLibraries();
+  if (new URL(window.location.href).searchParams.get("tab") === "feed") setView("feed");
   if (q) {
     $("#q").value = q;
     runSearch();

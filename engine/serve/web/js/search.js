@@ -3,6 +3,7 @@
 
 import { api, isAbort } from "./api.js";
 import { $, clear, emptyState, errorBox, h, icon, loadingLines } from "./dom.js";
+import { exportButtons } from "./exports.js";
 import { activeFilterCount, currentFilters, setTopicFilter, wireFilters } from "./filters.js";
 import { plural, topicColor } from "./format.js";
 import { hitItem, topicChip } from "./hits.js";
@@ -94,6 +95,7 @@ function renderResults(answer, filters) {
     " for ",
     h("q", null, answer.query),
     h("span", { class: "muted" }, ` · ${MODE_NAMES[answer.mode] || answer.mode}${elapsed}`),
+    exportButtons({ ids: answer.hits.slice(0, 500).map((hit) => hit.id).join(",") }, { testid: "search-export" }),
   );
   const score = answer.score || MODE_SCORES[answer.mode];
   const list = h(

@@ -1,57 +1,101 @@
-/* What outlives a single view: the server's health answer, the reader's marks
- * (likes and unlikes, kept in localStorage so they survive reloads and stay on this
- * machine), and the search kept in the URL so a results page can be shared or reloaded. */
+/* What outlives a single view: the server's health answer, the reader's marks (likes
+ * and unlikes, kept by the server in a library, the same one `paperscope library`
+ * reads and writes), and the search kept in the URL so a results page can be shared
+ * or reloaded. Only the name of the library the reader works in stays in this browser. */
 
-import { storage } from "./api.js";
+import { api, storage } from "./api.js";
+import { showBanner } from "./dom.js";
 
-const STORE_MARKS = "paperscope.feedback.v1";
+const STORE_LIBRARY = "paperscope.library";
+const OLD_MARKS = "paperscope.feedback.v1"; // where marks lived before libraries: moved to the server once
+export const DEFAULT_LIBRARY = "likes";
 
 /** ``health``: /api/health's answer once it arrived (null before, or if it failed). */
 export const app = { health: null };
 
 // ------------------------------------------------------------------- marks
 
-let marks = loadMarks();
+let marks = { like: [], unlike: [] };
 const listeners = [];
 
-function loadMarks() {
-  const empty = { like: [], unlike: [] };
+/** The library the page marks papers in (the reader can switch; "likes" by default). */
+export function currentLibrary() {
+  const store = storage("local");
+  const name = store && store.getItem(STORE_LIBRARY);
+  return name && /^[\w][\w .+-]{0,63}$/u.test(name) ? name : DEFAULT_LIBRARY;
+}
+
+export async function useLibrary(name) {
+  const store = storage("local");
+  if (store) store.setItem(STORE_LIBRARY, name);
+  await loadMarks();
+}
+
+const libraryPath = (name = currentLibrary()) => `/api/libraries/${encodeURIComponent(name)}`;
+
+/** The library's entries as marks, oldest first (the API lists newest first). */
+function adopt(listing) {
+  const entries = (listing && listing.entries) || [];
+  const of = (kind) => entries.filter((e) => e.verdict === kind).reverse().map((e) => ({ id: e.paper_id, title: e.title || e.paper_id }));
+  marks = { like: of("like"), unlike: of("unlike") };
+  for (const listener of listeners) listener();
+}
+
+/** Whether the current library exists yet (asking for one that does not is a 404,
+ * which the browser would log as an error: a new reader's library is simply empty). */
+export async function libraryExists() {
+  const { libraries } = await api("/api/libraries");
+  return libraries.some((l) => l.name === currentLibrary());
+}
+
+/** Reads the library from the server (an unknown library is an empty one). */
+export async function loadMarks() {
   try {
-    const store = storage("local");
-    const raw = JSON.parse((store && store.getItem(STORE_MARKS)) || "null");
-    if (!raw || typeof raw !== "object") return empty;
-    // the stored value may come from an older page or a hand edit: keep what is usable
-    const clean = (list) =>
-      Array.isArray(list)
-        ? list.filter((e) => e && typeof e.id === "string" && e.id).map((e) => ({ id: e.id, title: typeof e.title === "string" ? e.title : e.id }))
-        : [];
-    return { like: clean(raw.like), unlike: clean(raw.unlike) };
-  } catch {
-    return empty;
+    await moveOldMarks();
+    adopt((await libraryExists()) ? await api(libraryPath()) : null);
+  } catch (err) {
+    if (err.status === 404) adopt(null);
+    else showBanner(`Could not load the library: ${err.message}`);
   }
 }
 
-function saveAndTell() {
+/** Marks an older page kept in this browser go to the server's library, once. */
+async function moveOldMarks() {
   const store = storage("local");
-  if (store) {
-    try {
-      store.setItem(STORE_MARKS, JSON.stringify(marks));
-    } catch {
-      /* storage full or disabled: the marks last for this page only */
+  const raw = store && store.getItem(OLD_MARKS);
+  if (!raw) return;
+  try {
+    const old = JSON.parse(raw) || {};
+    for (const kind of ["like", "unlike"]) {
+      for (const e of Array.isArray(old[kind]) ? old[kind] : []) {
+        if (e && typeof e.id === "string") await api(`${libraryPath()}/papers/${encodeURIComponent(e.id)}`, { method: "PUT", body: { verdict: kind } }).catch(() => null);
+      }
     }
+  } catch {
+    /* unreadable: nothing to move */
   }
-  for (const listener of listeners) listener();
+  store.removeItem(OLD_MARKS);
 }
 
 /** ``{like: [{id, title}], unlike: [...]}``, oldest first; titles let the chips show without a request. */
 export const currentMarks = () => marks;
 
-/** Calls ``listener`` after every change, here or (through the storage event) in another tab. */
+/** Calls ``listener`` after every change (here, or seen when the page comes back into view). */
 export function onMarksChange(listener) {
   listeners.push(listener);
 }
 
 export const marked = (id, kind) => marks[kind].some((e) => e.id === id);
+
+/** Sends a change to the server; the page shows it at once and then the server's answer. */
+async function send(path, init) {
+  try {
+    adopt(await api(path, init));
+  } catch (err) {
+    showBanner(`Could not change the library: ${err.message}`);
+    await loadMarks();
+  }
+}
 
 /** Toggles ``kind`` (like / unlike) on a paper; a paper is never both. */
 export function mark(paper, kind) {
@@ -60,25 +104,30 @@ export function mark(paper, kind) {
   marks[other] = marks[other].filter((e) => e.id !== paper.id);
   marks[kind] = marks[kind].filter((e) => e.id !== paper.id);
   if (!on) marks[kind].push({ id: paper.id, title: paper.title || paper.id });
-  saveAndTell();
+  for (const listener of listeners) listener();
+  const path = `${libraryPath()}/papers/${encodeURIComponent(paper.id)}`;
+  return send(path, on ? { method: "DELETE" } : { method: "PUT", body: { verdict: kind } });
 }
 
 export function unmark(id) {
   marks.like = marks.like.filter((e) => e.id !== id);
   marks.unlike = marks.unlike.filter((e) => e.id !== id);
-  saveAndTell();
+  for (const listener of listeners) listener();
+  return send(`${libraryPath()}/papers/${encodeURIComponent(id)}`, { method: "DELETE" });
 }
 
-export function clearMarks() {
-  marks = { like: [], unlike: [] };
-  saveAndTell();
-}
-
-window.addEventListener("storage", (event) => {
-  if (event.key === STORE_MARKS) {
-    marks = loadMarks();
-    for (const listener of listeners) listener();
+export async function clearMarks() {
+  try {
+    if (await libraryExists()) await api(libraryPath(), { method: "DELETE" });
+  } catch (err) {
+    if (err.status !== 404) showBanner(`Could not clear the library: ${err.message}`);
   }
+  await loadMarks();
+}
+
+// the CLI or another tab may have changed the library while this one was hidden
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible") loadMarks();
 });
 
 // --------------------------------------------------------------- URL state

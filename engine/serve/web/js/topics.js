@@ -6,10 +6,11 @@
 import { api } from "./api.js";
 import { $, $$, clear, emptyState, errorBox, h, icon, loadingLines } from "./dom.js";
 import { plural, topicColor } from "./format.js";
+import { exportButtons } from "./exports.js";
 import { hitItem, topicChip } from "./hits.js";
 import { showTopicOnMap } from "./map.js";
 import { filterByTopic } from "./search.js";
-import { app } from "./state.js";
+import { app, currentLibrary } from "./state.js";
 import { emergingBadge, ensureTrends, trendChart, trendOf } from "./trends.js";
 import { setView } from "./views.js";
 
@@ -151,7 +152,10 @@ function renderTopic(t, level, k) {
         { class: "topic-actions" },
         h("button", { type: "button", class: "btn btn-quiet btn-small", testid: "topic-search", onclick: () => filterByTopic(t, level) }, icon("filter"), "Search in this topic"),
         app.health && app.health.topics ? h("button", { type: "button", class: "btn btn-quiet btn-small", testid: "topic-on-map", onclick: () => showTopicOnMap(t, level) }, icon("map"), "Show on map") : null,
+        t.id >= 0 ? followButton(t, level) : null,
+        t.id >= 0 ? h("a", { class: "btn-link", href: `/feeds/topic/${level}/${t.id}.atom`, testid: "topic-atom", title: "This topic's new papers in a feed reader" }, "Atom feed") : null,
       ),
+      exportButtons({ topic: String(t.id), level }, { testid: "topic-export" }),
     ),
     h("h2", { class: "section-title" }, "Papers, nearest the centre first"),
     hits.length
@@ -161,6 +165,21 @@ function renderTopic(t, level, k) {
       ? h("button", { type: "button", class: "btn btn-quiet more", testid: "topic-more", onclick: () => showTopic(t.id, level, { switchView: false, k: Math.min(MAX_PAPERS, t.size) }) }, `Show all ${plural(t.size, "paper")}`)
       : null,
   );
+}
+
+/** Follows the topic in the current library's feed (which then keeps to followed topics and categories). */
+function followButton(t, level) {
+  const button = h("button", { type: "button", class: "btn btn-quiet btn-small", testid: "topic-follow" }, "Follow in my feed");
+  button.addEventListener("click", async () => {
+    try {
+      await api(`/api/libraries/${encodeURIComponent(currentLibrary())}/follows/topic/${level}:${t.id}`, { method: "PUT" });
+      button.textContent = `Followed in “${currentLibrary()}”`;
+      button.disabled = true;
+    } catch (err) {
+      button.textContent = `Could not follow: ${err.message}`;
+    }
+  });
+  return button;
 }
 
 /** Papers per month, with the emerging mark, in the topic view. */

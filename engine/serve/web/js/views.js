@@ -1,7 +1,8 @@
-/* The four views behind the tabs (Search, For you, Topics, Map), as an ARIA tab list:
+/* The five views behind the tabs (Search, Feed, For you, Topics, Map), as an ARIA tab list:
  * arrow keys, Home and End move between tabs. */
 
 import { $$ } from "./dom.js";
+import { openFeedView } from "./feed.js";
 import { openMapView } from "./map.js";
 import { openTopicsView } from "./topics.js";
 
@@ -16,6 +17,7 @@ export function setView(view, { load = true, focus = false } = {}) {
   for (const panel of $$(".view")) panel.hidden = panel.id !== `view-${view}`;
   document.body.dataset.view = view;
   if (!load) return;
+  if (view === "feed") openFeedView();
   if (view === "topics") openTopicsView();
   if (view === "map") openMapView();
 }
