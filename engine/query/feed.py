@@ -45,9 +45,9 @@ class Choice:
 
     def describe(self) -> str:
         if not self.scores:
-            return f"{self.method}: fewer than {MIN_LIKES_TO_MEASURE} likes to measure with"
+            return f"{self.method} (under {MIN_LIKES_TO_MEASURE} likes: too few to measure which ranker fits them)"
         measured = ", ".join(f"{m} {s:.3f}" for m, s in sorted(self.scores.items(), key=lambda kv: -kv[1]))
-        return f"{self.method}: best at finding held-out likes ({self.folds} folds, AP@{CUTOFF}: {measured})"
+        return f"{self.method}, which found your held-out likes best ({self.folds} folds, AP@{CUTOFF}: {measured})"
 
 
 @dataclass

@@ -25,6 +25,49 @@ from engine.text import plain_words, stop_words
 
 K1, B = 1.2, 0.75  # BM25's usual constants
 REASON_WORDS = 4
+# TeX commands that abstracts' maths leaves behind as words ($10~\mathrm{pc}$ -> "mathrm"):
+# they may count as shared words, but a reason that names them says nothing to a reader
+# (only names that are not also English words: "star" and "times" stay).
+NOTATION = frozenset(
+    [
+        "mathrm",
+        "mathbf",
+        "mathcal",
+        "mathbb",
+        "mathit",
+        "mathsf",
+        "mathfrak",
+        "mathscr",
+        "operatorname",
+        "boldsymbol",
+        "textrm",
+        "textit",
+        "textbf",
+        "emph",
+        "rm",
+        "bf",
+        "sim",
+        "lesssim",
+        "gtrsim",
+        "approx",
+        "simeq",
+        "propto",
+        "cdot",
+        "frac",
+        "sqrt",
+        "leq",
+        "geq",
+        "pm",
+        "mp",
+        "odot",
+        "dagger",
+        "hbar",
+        "infty",
+        "nabla",
+        "langle",
+        "rangle",
+    ]
+)
 
 
 @dataclass
@@ -40,14 +83,14 @@ class Overlap:
 
     def shared(self, candidate: int, source: int, limit: int = REASON_WORDS) -> list[str]:
         """The words that made a candidate score for a source, strongest first, one per
-        stem ("debate" or "debates", not both)."""
+        stem ("debate" or "debates", not both), TeX notation left out."""
         weights = self.saturated[candidate] * self.weights[source]
         order = [j for j in np.argsort(-weights, kind="stable")[: 3 * limit] if weights[j] > 0]
         stems = lexical.stems(self.vocabulary[j] for j in order)
         out, seen = [], set()
         for j in order:
             word = self.vocabulary[j]
-            if stems[word] not in seen:
+            if stems[word] not in seen and word not in NOTATION:
                 seen.add(stems[word])
                 out.append(word)
         return out[:limit]

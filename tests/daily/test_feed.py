@@ -58,7 +58,7 @@ def test_the_feed_after_a_new_day_is_added(tmp_path: Path, days: dict) -> None:
     assert (first["since"], first["newest"]) == ("2026-06-09", "2026-06-15")
     ids = [item["id"] for item in first["items"]]
     assert set(ids) == days["15"] - set(LIKED) and first["new"] == len(days["15"])
-    assert first["method"] == "fused" and "fewer than 5 likes" in first["method_reason"]
+    assert first["method"] == "fused" and "too few to measure" in first["method_reason"]
     scores = [item["score"] for item in first["items"]]
     assert scores == sorted(scores, reverse=True)
     for item in first["items"]:
