@@ -220,18 +220,20 @@ class LibraryStore:
             return {row[0] for row in db.execute("SELECT paper_id FROM reads WHERE library = ?", (library,))}
 
     def follow(self, library: str, kind: str, value: str, label: str = "", on: bool = True) -> list[Follow]:
-        """Limit the feed to a category or topic as well (``on``), or stop; returns the follows."""
+        """Limit the feed to a category or topic as well (``on``: creating the library when
+        new), or stop (the library must exist); returns the follows."""
         check_name(library)
         value = check_follow(kind, value)
         with self._transaction(write=True) as db:
-            db.execute("INSERT OR IGNORE INTO libraries (name, created) VALUES (?, ?)", (library, now()))
             if on:
+                db.execute("INSERT OR IGNORE INTO libraries (name, created) VALUES (?, ?)", (library, now()))
                 db.execute(
                     "INSERT INTO follows (library, kind, value, label) VALUES (?, ?, ?, ?)"
                     " ON CONFLICT (library, kind, value) DO UPDATE SET label = excluded.label",
                     (library, kind, value, str(label or "")[:200]),
                 )
             else:
+                self._require(db, library)
                 db.execute("DELETE FROM follows WHERE library = ? AND kind = ? AND value = ?", (library, kind, value))
         return self.follows(library)
 

@@ -166,3 +166,45 @@ def test_a_library_outlives_rebuilds_and_names_papers_that_left(tmp_path: Path) 
     bad.write_text("{not json")
     refused = run("library", "import", str(bad), "--index", str(index))
     assert refused.returncode == 2 and str(bad) in refused.stderr
+
+
+def test_read_marks_follows_visits_and_delete(tmp_path: Path) -> None:
+    store = LibraryStore(tmp_path / "library.sqlite")
+    with pytest.raises(UnknownLibrary):
+        store.mark_read("likes", ["2606.14671"])
+    with pytest.raises(UnknownLibrary):  # stopping a follow never creates a library
+        store.follow("likes", "category", "cs.CL", on=False)
+    store.mark("likes", [("2606.14671", "Reionization")], "like")
+    assert store.mark_read("likes", ["2606.14643", "2606.14477v2"]) == 2
+    assert store.mark_read("likes", ["2606.14643"]) == 0  # already read
+    assert store.read_ids("likes") == {"2606.14643", "2606.14477"}
+    assert store.mark_read("likes", ["2606.14643"], read=False) == 1
+    follows = store.follow("likes", "topic", "fine:3", "galaxy mergers")
+    follows = store.follow("likes", "category", "astro-ph.")
+    assert [(f.kind, f.value, f.label) for f in follows] == [
+        ("category", "astro-ph.", ""),
+        ("topic", "fine:3", "galaxy mergers"),
+    ]
+    for kind, value in (("topic", "3"), ("topic", "broad:3"), ("category", "cs CV"), ("author", "x")):
+        with pytest.raises(LibraryError, match="follow"):
+            store.follow("likes", kind, value)
+    assert store.last_visit("likes") is None
+    store.record_visit("likes", "2026-06-19")
+    assert store.last_visit("likes") == "2026-06-19"
+    store.record_choice("likes", "key-1", "svm", "svm, measured")
+    assert store.choice("likes", "key-1") == ("svm", "svm, measured") and store.choice("likes", "key-2") is None
+
+    exported = store.export(["likes"])  # read marks and follows travel with the library
+    other = LibraryStore(tmp_path / "other.sqlite")
+    other.import_(json.loads(json.dumps(exported)))
+    assert other.read_ids("likes") == {"2606.14477"} and len(other.follows("likes")) == 2
+    bad = json.loads(json.dumps(exported))
+    bad["libraries"][0]["follows"][0]["value"] = "not a category"
+    with pytest.raises(LibraryError, match=r"libraries\[0\]\.follows\[0\]"):
+        other.import_(bad, source="bad.json", replace=True)
+    assert len(other.follows("likes")) == 2  # the refused import changed nothing
+
+    store.delete("likes")
+    assert store.libraries() == [] and store.last_visit("likes") is None
+    with pytest.raises(UnknownLibrary):
+        store.read_ids("likes")

@@ -22,7 +22,7 @@ const listeners = [];
 export function currentLibrary() {
   const store = storage("local");
   const name = store && store.getItem(STORE_LIBRARY);
-  return name && /^[\w][\w .+-]{0,63}$/u.test(name) ? name : DEFAULT_LIBRARY;
+  return name && name.length <= 64 ? name : DEFAULT_LIBRARY; // the server checks the rest
 }
 
 export async function useLibrary(name) {
