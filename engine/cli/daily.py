@@ -23,7 +23,11 @@ FeedSinceOpt = Annotated[
 ]
 MethodOpt = Annotated[
     str | None,
-    typer.Option("--method", help="fused, rocchio or svm (default: the one measured best on the library's likes)."),
+    typer.Option(
+        "--method",
+        help="fused, rocchio, svm, or measured (the one that finds the library's held-out likes best); "
+        "default: fused under 5 likes, svm from 5 (measured best in benchmarks/feed.py).",
+    ),
 ]
 
 

@@ -122,12 +122,14 @@ def build_feed(
     newest = ix.newest_date()
     start = resolve_since(since, newest, store.last_visit(library))
     read = store.read_ids(library)
+    # a measured choice (method "measured") depends on the likes and the index version: kept until they change
     key = ranking_feed.choice_key(ix.path.name, like, unlike)
-    cached = None if method else store.choice(library, key)  # (method, detail) measured before
-    use = method or (cached[0] if cached else None)  # None: measure now
-    ranked = ix.feed(like, unlike, start, categories, topics, () if include_read else read, k, use)
+    cached = store.choice(library, key) if method == "measured" else None
+    ranked = ix.feed(
+        like, unlike, start, categories, topics, () if include_read else read, k, cached[0] if cached else method
+    )
     detail = cached[1] if cached else ranked.choice.describe()
-    if ranked.choice.scores and not method:
+    if ranked.choice.scores:
         store.record_choice(library, key, ranked.choice.method, detail)
     if visit and newest:
         store.record_visit(library, newest)
@@ -138,7 +140,7 @@ def build_feed(
         "newest": newest,
         "generated": now(),
         "method": ranked.choice.method,
-        "method_reason": detail if ranked.choice.method != "newest" else "no liked papers yet: newest first",
+        "method_reason": detail,
         "new": ranked.new,
         "unread": ranked.unread,
         "likes": len(like),

@@ -158,11 +158,12 @@ class PaperIndex:
     ) -> feed_mod.FeedRanking:
         """Papers dated ``since`` or later (within any followed category or (level, id)
         topic), minus ``exclude`` and the examples, ranked by the liked and unliked ids
-        that are in the index with ``method``, or, when None, with the ranker measured
-        best on these likes (see :mod:`engine.query.feed`)."""
+        that are in the index with ``method``: a ranker, ``measured`` (the one that finds
+        these likes best, k-fold), or None for the benchmark's rule by library size (see
+        :mod:`engine.query.feed`)."""
         since = Filters(since=since).since  # checked like every date filter
-        if method is not None and method not in feed_mod.RANKERS:
-            raise QueryError(f"method must be one of {', '.join(feed_mod.RANKERS)}, not {method!r}")
+        if method is not None and method not in feed_mod.METHODS:
+            raise QueryError(f"method must be one of {', '.join(feed_mod.METHODS)}, not {method!r}")
         for level, topic_id in topics:
             self.topic(topic_id, level)  # an unknown followed topic is an error, not an empty feed
         like_rows = [r for r in map(self._artifact.row_of, map(normalize_id, like)) if r is not None]
@@ -171,11 +172,10 @@ class PaperIndex:
         skip = {r for r in map(self._artifact.row_of, map(normalize_id, exclude)) if r is not None}
         skip |= set(like_rows) | set(unlike_rows)
         candidates = [r for r in fresh if r not in skip]
-        choice = (
-            feed_mod.Choice(method)
-            if method
-            else feed_mod.choose_ranker(self._artifact, self._faiss, like_rows, unlike_rows)
-        )
+        if method == "measured":
+            choice = feed_mod.choose_ranker(self._artifact, self._faiss, like_rows, unlike_rows)
+        else:
+            choice = feed_mod.Choice(method) if method else feed_mod.default_choice(len(like_rows))
         hits = feed_mod.rank_new(
             self._artifact, self._faiss, like_rows, unlike_rows, candidates, ranking.check_k(k), choice.method
         )

@@ -58,7 +58,7 @@ def test_the_feed_after_a_new_day_is_added(tmp_path: Path, days: dict) -> None:
     assert (first["since"], first["newest"]) == ("2026-06-09", "2026-06-15")
     ids = [item["id"] for item in first["items"]]
     assert set(ids) == days["15"] - set(LIKED) and first["new"] == len(days["15"])
-    assert first["method"] == "fused" and "too few to measure" in first["method_reason"]
+    assert first["method"] == "fused" and "under 5 likes" in first["method_reason"]
     scores = [item["score"] for item in first["items"]]
     assert scores == sorted(scores, reverse=True)
     for item in first["items"]:
@@ -182,24 +182,28 @@ def test_exports_from_the_cli_parse_back(tmp_path: Path, corpus_index: Path) -> 
     assert two.returncode == 2 and "exactly one of" in two.stderr
 
 
-def test_the_ranker_is_measured_per_library_and_kept(tmp_path: Path, corpus_index: Path) -> None:
+def test_the_ranker_follows_the_library_s_size_or_is_measured_and_kept(tmp_path: Path, corpus_index: Path) -> None:
     import engine
 
     store = LibraryStore(tmp_path / "library.sqlite")
     with engine.open(corpus_index) as ix:
         papers = [ix.paper(pid) for pid in ix.ids()]
         language = [p.id for p in papers if p.primary_category == "cs.CL"]
-        store.mark("nlp", [(pid, "") for pid in language[:8]], "like")
-        answer = build_feed(ix, store, "nlp", since="2000", k=20)
-        assert answer["method"] in RANKERS and "5 folds" in answer["method_reason"]
-        measured = store.choice("nlp", _key(ix, store))
-        assert measured == (answer["method"], answer["method_reason"])
-        again = build_feed(ix, store, "nlp", since="2000", k=20)  # the kept choice, not measured again
-        assert again["method_reason"] == answer["method_reason"]
-        top = [item["primary_category"] for item in answer["items"][:10]]
-        assert top.count("cs.CL") >= 8, top  # a language library's feed is language papers
-        fixed = build_feed(ix, store, "nlp", since="2000", k=20, method="svm")
-        assert fixed["method"] == "svm"
+        store.mark("nlp", [(pid, "") for pid in language[:4]], "like")
+        small = build_feed(ix, store, "nlp", since="2000", k=20)
+        assert small["method"] == "fused" and "under 5 likes" in small["method_reason"]
+        store.mark("nlp", [(pid, "") for pid in language[4:8]], "like")
+        large = build_feed(ix, store, "nlp", since="2000", k=20)
+        assert large["method"] == "svm" and "from 5 likes" in large["method_reason"]
+        for answer in (small, large):
+            top = [item["primary_category"] for item in answer["items"][:10]]
+            assert top.count("cs.CL") >= 8, top  # a language library's feed is language papers
+
+        measured = build_feed(ix, store, "nlp", since="2000", k=20, method="measured")
+        assert measured["method"] in RANKERS and "5 folds" in measured["method_reason"]
+        assert store.choice("nlp", _key(ix, store)) == (measured["method"], measured["method_reason"])
+        again = build_feed(ix, store, "nlp", since="2000", k=20, method="measured")  # kept, not measured again
+        assert again["method_reason"] == measured["method_reason"]
 
 
 def _key(ix, store: LibraryStore) -> str:

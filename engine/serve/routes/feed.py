@@ -41,10 +41,10 @@ def feed(
     k: K = 50,
     include_read: bool = False,
     visit: Annotated[bool, Query(description="Record this as the last visit (what 'last' starts from next).")] = False,
-    method: Literal["fused", "rocchio", "svm"] | None = None,
+    method: Literal["fused", "rocchio", "svm", "measured"] | None = None,
 ) -> dict:
-    """New papers for a library, ranked by the recommender measured best on its likes,
-    each with a reason and an abstract snippet."""
+    """New papers for a library, ranked by its likes (fused under 5 likes, a linear SVM
+    from 5, as measured best; or ``method``), each with a reason and an abstract snippet."""
     return build_feed(ix, _store(request), library, since, k, include_read, visit, method)
 
 
