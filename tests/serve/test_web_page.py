@@ -6,6 +6,8 @@ logs no errors. What the page shows is checked against the API's own answers."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import shutil
@@ -287,6 +289,12 @@ def test_the_feed_tab_marks_read_and_exports(web: Watched) -> None:
     entries = bibtexparser.loads(Path(download.value.path()).read_text()).entries
     assert sorted(e["eprint"] for e in entries) == sorted(liked)
     assert page.get_by_test_id("feed-atom").get_attribute("href") == f"/feeds/library/{web.library}.atom"
+
+    page.get_by_test_id("tab-search").click()  # a search's results export as the list shows them
+    with page.expect_download() as download:
+        page.get_by_test_id("search-export-csv").click()
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    assert [row["id"] for row in rows] == _ids(page, "[data-testid=result]")
     web.assert_clean()
 
 
