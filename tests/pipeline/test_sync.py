@@ -57,9 +57,12 @@ def options(replay: Replay, embedder, **overrides) -> SyncOptions:
 
 
 def assert_polite(replay: Replay, delay: float = DELAY) -> None:
-    """Server-side: consecutive requests began at least ``delay`` apart, retries too."""
+    """Server-side: consecutive requests began at least ``delay`` apart, retries too.
+    Arrival times carry the loopback's scheduling jitter: on a loaded 2-core host one
+    request reached the replay server 47 ms after the client sent it and the next on time,
+    so a gap may read up to ~50 ms short; a client ignoring ``delay`` shows gaps near 0."""
     gaps = [b.at - a.at for a, b in zip(replay.log, replay.log[1:], strict=False)]
-    assert min(gaps, default=delay) >= delay - 0.02, gaps
+    assert min(gaps, default=delay) >= delay - 0.06, gaps
 
 
 def indexed(index: Path) -> dict:

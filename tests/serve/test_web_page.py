@@ -295,6 +295,12 @@ def test_the_feed_tab_marks_read_and_exports(web: Watched) -> None:
         page.get_by_test_id("search-export-csv").click()
     rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
     assert [row["id"] for row in rows] == _ids(page, "[data-testid=result]")
+
+    # a digest's "related papers" link opens that paper; an Atom feed's links open the Feed
+    page.goto(f"{web.base}/?paper={shown[1]}")
+    page.wait_for_selector(f"[data-testid=paper-detail][data-id='{shown[1]}']")
+    page.goto(f"{web.base}/?tab=feed")
+    page.wait_for_selector("#feed[data-state=ready]")
     web.assert_clean()
 
 

@@ -13,7 +13,7 @@ import { fillTopicSelect, renderActiveFilters } from "./filters.js";
 import { plural } from "./format.js";
 import { libraryPicker, refreshLibraries } from "./library.js";
 import { mapMessage, wireMap } from "./map.js";
-import { renderDetailEmpty } from "./paper.js";
+import { openPaper, renderDetailEmpty } from "./paper.js";
 import { marksChanged, wireRecommendations } from "./recommend.js";
 import { MODE_NAMES, renderSearchWelcome, runSearch, wireSearch } from "./search.js";
 import { app, loadMarks, searchInUrl } from "./state.js";
@@ -95,7 +95,10 @@ async function start() {
   const health = await loadHealth();
   await loadMarks();
   refreshLibraries();
-  if (new URL(window.location.href).searchParams.get("tab") === "feed") setView("feed");
+  // links from digests and Atom feeds: /?tab=feed, /?paper=ID (the paper with its related papers)
+  const params = new URL(window.location.href).searchParams;
+  if (params.get("tab") === "feed") setView("feed");
+  if (params.get("paper")) openPaper(params.get("paper"));
   if (q) {
     $("#q").value = q;
     runSearch();
