@@ -523,3 +523,35 @@ def test_the_page_and_docs_work_under_the_content_security_policy(
         web.assert_clean()
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("width", [360, 390])
+def test_a_phone_never_scrolls_sideways(browser: sync_api.Browser, served_corpus: str, width: int) -> None:
+    """At phone widths the top bar, results, the feed, topics and the map fit the screen."""
+    context = browser.new_context(viewport={"width": width, "height": 844})
+    context.set_default_timeout(WAIT_MS)
+    context.add_init_script(f"localStorage.setItem('paperscope.library', 'phone-{width}')")
+    page = context.new_page()
+    page.goto(served_corpus + "/")
+    page.wait_for_selector("body[data-ready=true]")
+    wide = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    _search(page, QUERY)
+    page.locator("[data-testid=result] [data-testid=like-button]").first.click()
+    overflow = {"search": page.evaluate(wide)}
+    for tab, ready in (
+        ("feed", "#feed[data-state]:not([data-state=loading])"),
+        ("foryou", "#recommendations[data-state=ready]"),
+        ("topics", "[data-testid=topic-item]"),
+        ("map", "[data-testid=map-plot] .main-svg"),
+    ):
+        page.get_by_test_id(f"tab-{tab}").click()
+        page.wait_for_selector(ready)
+        if tab == "topics":
+            page.locator("[data-testid=topic-item]").first.click()
+            page.wait_for_selector("[data-testid=topic-detail][data-state=ready]")
+        overflow[tab] = page.evaluate(wide)
+    box = page.get_by_test_id("tab-map").bounding_box()
+    assert box and box["x"] + box["width"] <= width  # every tab reachable without scrolling the bar
+    context.close()
+    httpx.delete(f"{served_corpus}/api/libraries/phone-{width}")
+    assert overflow == dict.fromkeys(overflow, 0), overflow
