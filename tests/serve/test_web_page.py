@@ -555,3 +555,36 @@ def test_a_phone_never_scrolls_sideways(browser: sync_api.Browser, served_corpus
     context.close()
     httpx.delete(f"{served_corpus}/api/libraries/phone-{width}")
     assert overflow == dict.fromkeys(overflow, 0), overflow
+
+
+def _luminance(css: str) -> float:
+    """Relative luminance of an ``rgb(r, g, b)`` colour (WCAG's formula)."""
+    channels = [int(v) / 255 for v in css[css.index("(") + 1 : css.index(")")].split(",")[:3]]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def test_dark_mode_follows_the_system_and_the_switch(browser: sync_api.Browser, served_corpus: str) -> None:
+    context = browser.new_context(viewport=VIEWPORT, color_scheme="dark")
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    page.goto(served_corpus + "/")
+    page.wait_for_selector("body[data-ready=true]")
+
+    def colours() -> tuple[float, float]:
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        text = page.evaluate("getComputedStyle(document.querySelector('.brand-name')).color")
+        return _luminance(background), _luminance(text)
+
+    background, text = colours()  # the system's dark, with text that reads on it (contrast >= 7)
+    assert background < 0.02 and (text + 0.05) / (background + 0.05) >= 7
+    switch = page.get_by_test_id("theme-switch")
+    assert switch.get_attribute("data-choice") == "auto"
+    switch.click()  # auto -> light, whatever the system says
+    assert switch.get_attribute("data-choice") == "light" and colours()[0] > 0.8
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]")
+    assert colours()[0] > 0.8  # the choice is kept
+    page.get_by_test_id("theme-switch").click()  # light -> dark
+    assert colours()[0] < 0.02
+    context.close()

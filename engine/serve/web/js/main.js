@@ -17,6 +17,7 @@ import { openPaper, renderDetailEmpty } from "./paper.js";
 import { marksChanged, wireRecommendations } from "./recommend.js";
 import { MODE_NAMES, renderSearchWelcome, runSearch, wireSearch } from "./search.js";
 import { app, loadMarks, searchInUrl } from "./state.js";
+import { wireTheme } from "./theme.js";
 import { ensureTopics, wireTopics } from "./topics.js";
 import { setView, wireTabs } from "./views.js";
 
@@ -78,6 +79,7 @@ async function loadTopicsInBackground() {
 }
 
 async function start() {
+  wireTheme();
   adoptTokenFromUrl();
   wireTabs();
   wireSearch();

@@ -12,6 +12,7 @@ import { hoverLabels, topicLabels } from "./map-labels.js";
 import { openPaper, openPaperId } from "./paper.js";
 import { searchHits } from "./search.js";
 import { app } from "./state.js";
+import { onThemeChange } from "./theme.js";
 import { setView } from "./views.js";
 
 const PLOTLY = "/static/vendor/plotly.min.js"; // served by paperscope itself: no CDN
@@ -104,6 +105,16 @@ export async function openMapView() {
 }
 
 /** An empty overlay trace: the search results, or the open paper's ring. */
+/** A colour of the page's theme (app.css's custom properties), for what plotly draws. */
+const cssColor = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+
+/** The drawn map follows the theme: background, hover labels, the results' rings. */
+function recolourMap(el) {
+  if (!el || !el._fullLayout || !window.Plotly) return;
+  const paper = cssColor("--surface");
+  window.Plotly.relayout(el, { paper_bgcolor: paper, plot_bgcolor: paper, "hoverlabel.bgcolor": paper, "hoverlabel.font.color": cssColor("--text") });
+}
+
 function overlay(name, marker) {
   return { type: "scattergl", mode: "markers", name, x: [], y: [], customdata: [], text: [], hovertemplate: "%{text}<extra></extra>", marker };
 }
@@ -124,17 +135,19 @@ async function drawMap(Plotly) {
     hovertemplate: "%{text}<extra></extra>",
     marker: { color: mapColors(m.level), size, opacity: n > 20000 ? 0.7 : 0.85, line: { width: 0 } },
   };
-  const results = overlay("search results", { color: "#1c2330", size: size + 6, symbol: "circle", line: { color: "#ffffff", width: 1.5 } });
+  const ink = cssColor("--text");
+  const paper = cssColor("--surface");
+  const results = overlay("search results", { color: ink, size: size + 6, symbol: "circle", line: { color: paper, width: 1.5 } });
   const selected = overlay("open paper", { color: "rgba(52,70,176,0.18)", size: size + 14, symbol: "circle", line: { color: "#3446b0", width: 2.5 } });
   const font = getComputedStyle(document.body).fontFamily;
   const layout = {
     margin: { l: 8, r: 8, t: 8, b: 8 },
-    paper_bgcolor: "#ffffff",
-    plot_bgcolor: "#ffffff",
+    paper_bgcolor: paper,
+    plot_bgcolor: paper,
     showlegend: false,
     dragmode: "pan",
     hovermode: "closest",
-    hoverlabel: { bgcolor: "#ffffff", bordercolor: "#d5d9e0", font: { family: font, size: 12.5, color: "#1c2330" }, align: "left" },
+    hoverlabel: { bgcolor: paper, bordercolor: cssColor("--border-strong"), font: { family: font, size: 12.5, color: ink }, align: "left" },
     font: { family: font },
     xaxis: { visible: false, showgrid: false, zeroline: false },
     // one scale for both axes: the map's shape is never stretched to the panel's
@@ -236,4 +249,5 @@ export function wireMap() {
     m.showResults = event.target.checked;
     updateMapResults();
   });
+  onThemeChange(() => recolourMap(plot()));
 }
