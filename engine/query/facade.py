@@ -175,7 +175,7 @@ class PaperIndex:
         if method == "measured":
             choice = feed_mod.choose_ranker(self._artifact, self._faiss, like_rows, unlike_rows)
         else:
-            choice = feed_mod.Choice(method) if method else feed_mod.default_choice(len(like_rows))
+            choice = feed_mod.Choice(method, asked=True) if method else feed_mod.default_choice(len(like_rows))
         hits = feed_mod.rank_new(
             self._artifact, self._faiss, like_rows, unlike_rows, candidates, ranking.check_k(k), choice.method
         )

@@ -46,12 +46,15 @@ class Choice:
     method: str
     scores: dict[str, float] = field(default_factory=dict)
     folds: int = 0
+    asked: bool = False  # named by the caller, not chosen here
 
     def describe(self) -> str:
         if self.method == "newest":
             return "newest first (no liked papers yet)"
+        if self.asked:
+            return f"{self.method} (as asked)"
         if not self.scores:
-            return f"{self.method} ({RULE_REASONS.get(self.method, 'as asked')})"
+            return f"{self.method} ({RULE_REASONS[self.method]})"
         measured = ", ".join(f"{m} {s:.3f}" for m, s in sorted(self.scores.items(), key=lambda kv: -kv[1]))
         return f"{self.method}, which found your held-out likes best ({self.folds} folds, AP@{CUTOFF}: {measured})"
 

@@ -204,6 +204,8 @@ def test_the_ranker_follows_the_library_s_size_or_is_measured_and_kept(tmp_path:
         assert store.choice("nlp", _key(ix, store)) == (measured["method"], measured["method_reason"])
         again = build_feed(ix, store, "nlp", since="2000", k=20, method="measured")  # kept, not measured again
         assert again["method_reason"] == measured["method_reason"]
+        fixed = build_feed(ix, store, "nlp", since="2000", k=20, method="rocchio")
+        assert (fixed["method"], fixed["method_reason"]) == ("rocchio", "rocchio (as asked)")
 
 
 def _key(ix, store: LibraryStore) -> str:
