@@ -588,3 +588,42 @@ def test_dark_mode_follows_the_system_and_the_switch(browser: sync_api.Browser, 
     page.get_by_test_id("theme-switch").click()  # light -> dark
     assert colours()[0] < 0.02
     context.close()
+
+
+def test_keyboard_paths(web: Watched) -> None:
+    """j / k move through the results with visible focus, l likes, u unlikes, o opens, and
+    digits switch tabs; letters typed into the search box stay text."""
+    page = web.page
+    _search(page, QUERY)
+    ids = _ids(page, "[data-testid=result]")
+    page.locator("body").click(position={"x": 5, "y": 300})  # out of the search box
+    focused = "document.activeElement.closest('.hit') && document.activeElement.closest('.hit').dataset.id"
+    page.keyboard.press("j")
+    assert page.evaluate(focused) == ids[0]
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"  # focus is visible
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    page.keyboard.press("k")
+    assert page.evaluate(focused) == ids[1]
+    page.keyboard.press("l")
+    like = page.locator(f"[data-testid=result][data-id='{ids[1]}'] [data-testid=like-button]")
+    page.wait_for_function(
+        f"document.querySelector(\"[data-testid=result][data-id='{ids[1]}'] [data-testid=like-button]\")"
+        ".getAttribute('aria-pressed') === 'true'"
+    )
+    page.keyboard.press("j")
+    page.keyboard.press("u")  # at once: the like's answer, arriving later, must not undo this
+    unlike = page.locator(f"[data-testid=result][data-id='{ids[2]}'] [data-testid=unlike-button]")
+    assert unlike.get_attribute("aria-pressed") == "true" and like.get_attribute("aria-pressed") == "true"
+    page.keyboard.press("o")
+    page.wait_for_selector(f"[data-testid=paper-detail][data-id='{ids[2]}']")
+    entries = {e["paper_id"]: e["verdict"] for e in _api(web.base, f"/api/libraries/{web.library}")["entries"]}
+    assert entries == {ids[1]: "like", ids[2]: "unlike"}
+    page.keyboard.press("2")
+    assert page.get_by_test_id("tab-feed").get_attribute("aria-selected") == "true"
+    page.keyboard.press("1")
+    page.fill("[data-testid=search-input]", "")
+    page.locator("[data-testid=search-input]").press_sequentially("jolu 2")
+    assert page.input_value("[data-testid=search-input]") == "jolu 2"  # typing is typing
+    assert page.get_by_test_id("tab-search").get_attribute("aria-selected") == "true"
+    web.assert_clean()

@@ -11,6 +11,7 @@ import { $, clear, h, icon, showBanner } from "./dom.js";
 import { wireFeed } from "./feed.js";
 import { fillTopicSelect, renderActiveFilters } from "./filters.js";
 import { plural } from "./format.js";
+import { wireKeys } from "./keys.js";
 import { libraryPicker, refreshLibraries } from "./library.js";
 import { mapMessage, wireMap } from "./map.js";
 import { openPaper, renderDetailEmpty } from "./paper.js";
@@ -82,6 +83,7 @@ async function start() {
   wireTheme();
   adoptTokenFromUrl();
   wireTabs();
+  wireKeys();
   wireSearch();
   wireTopics();
   wireMap();

@@ -87,10 +87,17 @@ export function onMarksChange(listener) {
 
 export const marked = (id, kind) => marks[kind].some((e) => e.id === id);
 
-/** Sends a change to the server; the page shows it at once and then the server's answer. */
+let sent = 0; // changes sent; only the newest one's answer is adopted
+
+/** Sends a change to the server; the page shows it at once and then the server's answer.
+ * An answer to an older change (overtaken by a quicker click) would undo the newer
+ * change on screen until its own answer came, so it is dropped: the server applies
+ * changes in order, and the newest answer holds them all. */
 async function send(path, init) {
+  const mine = ++sent;
   try {
-    adopt(await api(path, init));
+    const answer = await api(path, init);
+    if (mine === sent) adopt(answer);
   } catch (err) {
     showBanner(`Could not change the library: ${err.message}`);
     await loadMarks();
