@@ -109,3 +109,14 @@ def sentences(text: str) -> list[str]:
         else:
             out.append(piece)
     return out
+
+
+SNIPPET_CHARS = 300
+
+
+def snippet(text: str | None, limit: int = SNIPPET_CHARS) -> str:
+    """The opening of an abstract on one line, cut at a word (feeds, digests, Atom)."""
+    flat = " ".join((text or "").split())
+    if len(flat) <= limit:
+        return flat
+    return flat[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"

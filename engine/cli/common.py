@@ -38,6 +38,7 @@ ModelOpt = Annotated[
 CacheOpt = Annotated[bool, typer.Option("--cache/--no-cache", help="Use the embedding cache ($PAPERSCOPE_CACHE).")]
 Inputs = Annotated[list[Path], typer.Argument(help="Digest .md files, JSONL(.gz) files, or folders of them.")]
 LevelOpt = Annotated[str, typer.Option("--level", help="Topic level: fine or coarse.")]
+LibraryOpt = Annotated[str, typer.Option("--library", "-l", help="Library name.")]
 TopicOpt = Annotated[int | None, typer.Option("--topic", help="Only papers of this topic (see paperscope topics).")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for UMAP, HDBSCAN and the map layout.")]
 TopicsOpt = Annotated[bool, typer.Option("--topics/--no-topics", help="Find topic clusters and the map.")]

@@ -10,9 +10,8 @@ from typing import Annotated
 import typer
 
 from engine.artifact import DEFAULT_INDEX
-from engine.cli.common import IndexOpt, JsonOpt, KOpt, LevelOpt, app, print_json, stdout, user_errors
+from engine.cli.common import IndexOpt, JsonOpt, KOpt, LevelOpt, LibraryOpt, app, print_json, stdout, user_errors
 
-LibraryOpt = Annotated[str, typer.Option("--library", "-l", help="Library name.")]
 FeedSinceOpt = Annotated[
     str,
     typer.Option(

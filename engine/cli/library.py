@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from engine.artifact import DEFAULT_INDEX
-from engine.cli.common import IndexOpt, JsonOpt, app, print_json, stdout, user_errors
+from engine.cli.common import IndexOpt, JsonOpt, LevelOpt, LibraryOpt, app, print_json, stdout, user_errors
 
 library_app = typer.Typer(
     help="Libraries of liked and unliked papers (shared with the web page).", no_args_is_help=True
@@ -31,7 +31,7 @@ def _store(index: Path):
 @library_app.command("add")
 def add_papers(
     ids: IdsArg,
-    library: Annotated[str, typer.Option("--library", "-l", help="Library name.")] = DEFAULT_LIBRARY,
+    library: LibraryOpt = DEFAULT_LIBRARY,
     unlike: Annotated[
         bool, typer.Option("--unlike", help="Mark them as not wanted (recommendations avoid them).")
     ] = False,
@@ -49,7 +49,7 @@ def add_papers(
 @library_app.command("remove")
 def remove_papers(
     ids: IdsArg,
-    library: Annotated[str, typer.Option("--library", "-l", help="Library name.")] = DEFAULT_LIBRARY,
+    library: LibraryOpt = DEFAULT_LIBRARY,
     index: IndexOpt = DEFAULT_INDEX,
 ) -> None:
     """Take papers out of a library."""
@@ -140,7 +140,7 @@ def delete_library(name: NameArg, index: IndexOpt = DEFAULT_INDEX) -> None:
 @library_app.command("read")
 def mark_read(
     ids: IdsArg,
-    library: Annotated[str, typer.Option("--library", "-l", help="Library name.")] = DEFAULT_LIBRARY,
+    library: LibraryOpt = DEFAULT_LIBRARY,
     unread: Annotated[bool, typer.Option("--unread", help="Mark them unread again.")] = False,
     index: IndexOpt = DEFAULT_INDEX,
 ) -> None:
@@ -169,15 +169,14 @@ def _follow(library: str, category: str | None, topic: int | None, level: str, i
 
 CategoryFollowOpt = Annotated[str | None, typer.Option("--category", "-c", help="A category (cs.CV) or prefix (cs.).")]
 TopicFollowOpt = Annotated[int | None, typer.Option("--topic", help="A topic id (see paperscope topics).")]
-LevelFollowOpt = Annotated[str, typer.Option("--level", help="Topic level: fine or coarse.")]
 
 
 @library_app.command("follow")
 def follow(
-    library: Annotated[str, typer.Option("--library", "-l", help="Library name.")] = DEFAULT_LIBRARY,
+    library: LibraryOpt = DEFAULT_LIBRARY,
     category: CategoryFollowOpt = None,
     topic: TopicFollowOpt = None,
-    level: LevelFollowOpt = "fine",
+    level: LevelOpt = "fine",
     index: IndexOpt = DEFAULT_INDEX,
 ) -> None:
     """Limit the library's feed to followed categories and topics (any of them)."""
@@ -186,10 +185,10 @@ def follow(
 
 @library_app.command("unfollow")
 def unfollow(
-    library: Annotated[str, typer.Option("--library", "-l", help="Library name.")] = DEFAULT_LIBRARY,
+    library: LibraryOpt = DEFAULT_LIBRARY,
     category: CategoryFollowOpt = None,
     topic: TopicFollowOpt = None,
-    level: LevelFollowOpt = "fine",
+    level: LevelOpt = "fine",
     index: IndexOpt = DEFAULT_INDEX,
 ) -> None:
     """Stop following a category or topic."""

@@ -24,12 +24,12 @@ from urllib.parse import quote
 from engine.errors import ExportError
 from engine.fsutil import write_atomic
 from engine.papers import is_arxiv_id
+from engine.text import snippet
 
 Feed = Mapping[str, Any]
 Item = Mapping[str, Any]
 
 MAX_AUTHORS = 6  # a long collaboration list would push the abstract out of view
-SNIPPET_CHARS = 300
 FORMATS = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown"}
 
 # --- what every format says -------------------------------------------------------
@@ -78,10 +78,7 @@ def snippet_of(item: Item) -> str:
     """The feed's snippet, or the start of the abstract cut at a word when the item has none."""
     if item.get("snippet"):
         return one_line(item["snippet"])
-    abstract = one_line(item.get("abstract"))
-    if len(abstract) <= SNIPPET_CHARS:
-        return abstract
-    return abstract[:SNIPPET_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+    return snippet(item.get("abstract"))
 
 
 def facts_line(item: Item) -> str:

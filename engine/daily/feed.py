@@ -21,11 +21,11 @@ from engine.query import feed as ranking_feed
 from engine.query.answers import paper_answer
 from engine.query.facade import PaperIndex
 from engine.query.filters import date_bound
+from engine.text import snippet
 
 DEFAULT_SINCE = "last"
 FIRST_VISIT_DAYS = 7
 DEFAULT_K = 50
-SNIPPET_CHARS = 300
 _DAYS = re.compile(r"^(\d{1,4})d$")
 
 
@@ -46,15 +46,6 @@ def resolve_since(since: str | None, newest: str | None, last_visit: str | None)
         raise QueryError(
             f"since must be 'last', a number of days like 7d, or a date like 2026-06-15, not {value!r}"
         ) from None
-
-
-def snippet(abstract: str, limit: int = SNIPPET_CHARS) -> str:
-    """The abstract's opening, cut at a word."""
-    text = " ".join((abstract or "").split())
-    if len(text) <= limit:
-        return text
-    cut = text[:limit].rsplit(" ", 1)[0].rstrip(",;:")
-    return cut + "…"
 
 
 def _followed(ix: PaperIndex, follows: list[Follow]) -> tuple[list[str], list[tuple[str, int]], list[dict], list[str]]:

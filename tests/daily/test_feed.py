@@ -19,11 +19,12 @@ from pathlib import Path
 import bibtexparser
 import pytest
 
-from engine.daily.feed import build_feed, resolve_since, snippet
+from engine.daily.feed import build_feed, resolve_since
 from engine.errors import QueryError
 from engine.library.store import LibraryStore
 from engine.pipeline.build import Options, build
 from engine.query.feed import RANKERS
+from engine.text import snippet
 from tests.conftest import GA_DIGEST_1, GA_DIGEST_2
 
 EXE = str(Path(sys.executable).with_name("paperscope"))
