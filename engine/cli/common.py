@@ -119,11 +119,14 @@ def print_report(report, as_json: bool, verb: str) -> None:
 
 
 def print_hits(hits: list, heading: str) -> None:
+    """Hits as a table: the match (relevance, as on the page) where the answer has it,
+    and each title over its snippet with the matched words in bold."""
     from rich.table import Table
 
     table = Table(title=heading, title_justify="left", show_lines=False, expand=False)
     table.add_column("#", justify="right", style="dim")
-    table.add_column("score", justify="right")
+    with_relevance = any(hit.relevance is not None for hit in hits)
+    table.add_column("match" if with_relevance else "score", justify="right")
     table.add_column("id", style="cyan", no_wrap=True)
     table.add_column("title", overflow="fold", max_width=80)
     table.add_column("date", no_wrap=True)
@@ -131,11 +134,25 @@ def print_hits(hits: list, heading: str) -> None:
     if with_topics:
         table.add_column("topic", style="magenta", max_width=30)
     for hit in hits:
-        cells = [str(hit.rank), f"{hit.score:.3f}", hit.paper.id, hit.paper.title, hit.paper.date or ""]
+        shown = f"{hit.relevance:.0%}" if with_relevance and hit.relevance is not None else f"{hit.score:.3f}"
+        cells = [str(hit.rank), shown, hit.paper.id, _title_and_snippet(hit), hit.paper.date or ""]
         if with_topics:
             cells.append(hit.topic["label"] if hit.topic else "")
         table.add_row(*cells)
     stdout().print(table)
+
+
+def _title_and_snippet(hit):
+    from rich.text import Text
+
+    cell = Text(hit.paper.title)
+    if hit.snippet and hit.snippet["text"]:
+        cell.append("\n")
+        offset = len(cell)
+        cell.append(hit.snippet["text"], style="dim")
+        for start, end in hit.snippet["marks"]:
+            cell.stylize("bold", offset + start, offset + end)
+    return cell
 
 
 def print_reasons(hits: list) -> None:

@@ -80,7 +80,7 @@ def _print_feed(answer: dict) -> None:
             + (f"  [magenta]{escape(topic)}[/]" if topic else "")
         )
         console.print(f"     [green]{escape(item['why'])}[/]")
-        console.print(f"     [dim]{escape(item['snippet'])}[/]")
+        console.print(f"     [dim]{escape(item['snippet']['text'])}[/]")
 
 
 @app.command()

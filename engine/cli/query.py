@@ -52,6 +52,9 @@ def search(
     mode: Annotated[
         str, typer.Option("--mode", help="hybrid (default: meaning + words), dense (meaning) or lexical (BM25).")
     ] = "hybrid",
+    sort: Annotated[
+        str, typer.Option("--sort", help="relevance (default) or date: the newest of the 100 most relevant first.")
+    ] = "relevance",
     as_json: JsonOpt = False,
 ) -> None:
     """Papers nearest in meaning to a text query (or to each line of --queries FILE)."""
@@ -71,11 +74,11 @@ def search(
                     else:
                         print_hits(result.hits, f"search: {result.query} ({result.elapsed_ms:.1f} ms)")
                 return
-            hits = ix.search(query, k=k, filters=filters, mode=mode)
+            hits = ix.search(query, k=k, filters=filters, mode=mode, sort=sort)
     if as_json:
         from engine.query.answers import search_answer
 
-        print_json(search_answer(query, mode, filters, hits))
+        print_json(search_answer(query, mode, filters, hits, sort=sort))
     else:
         print_hits(hits, f"search: {query}")
 

@@ -75,9 +75,11 @@ def topic_line(topic: Mapping[str, Any] | None) -> str:
 
 
 def snippet_of(item: Item) -> str:
-    """The feed's snippet, or the start of the abstract cut at a word when the item has none."""
+    """The feed's snippet (its text: the marks are the page's), or the start of the
+    abstract cut at a word when the item has none."""
     if item.get("snippet"):
-        return one_line(item["snippet"])
+        found = item["snippet"]
+        return one_line(found["text"] if isinstance(found, dict) else found)
     return snippet(item.get("abstract"))
 
 

@@ -21,7 +21,6 @@ from engine.query import feed as ranking_feed
 from engine.query.answers import paper_answer
 from engine.query.facade import PaperIndex
 from engine.query.filters import date_bound
-from engine.text import snippet
 
 DEFAULT_SINCE = "last"
 FIRST_VISIT_DAYS = 7
@@ -91,7 +90,7 @@ def _item(ix: PaperIndex, hit, method: str, followed: list[dict], read: set[str]
     """A feed entry: the paper in full, its rank, score and topic, why, a snippet."""
     shown = hit.to_dict()
     item = {**paper_answer(ix, hit.paper.id), "rank": shown["rank"], "score": shown["score"]}
-    item.update(why=why(shown, method, followed), snippet=snippet(item["abstract"]))
+    item.update(why=why(shown, method, followed), snippet=shown["snippet"], relevance=shown.get("relevance"))
     item.update(because=shown.get("because"), read=hit.paper.id in read)
     return item
 

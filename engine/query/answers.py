@@ -13,13 +13,24 @@ from engine.query.ranking import Hit
 
 # What a hit's score is in each search mode (related and recommend: see RELATED_SCORE).
 SCORE_KINDS = {"dense": "cosine", "lexical": "bm25", "hybrid": "rrf"}
+# What every hit's ``relevance`` is, in every mode and list (the score only orders).
+RELEVANCE = "cosine of the paper to what was asked (query, paper or nearest liked paper), clipped to [0, 1]"
 
 
-def search_answer(text: str, mode: str, filters: Filters, hits: Sequence[Hit], elapsed_ms: float | None = None) -> dict:
+def search_answer(
+    text: str,
+    mode: str,
+    filters: Filters,
+    hits: Sequence[Hit],
+    elapsed_ms: float | None = None,
+    sort: str = "relevance",
+) -> dict:
     out = {
         "query": text,
         "mode": mode,
+        "sort": sort,
         "score": SCORE_KINDS[mode],
+        "relevance": RELEVANCE,
         "filters": filters.to_dict(),
         "hits": [hit.to_dict() for hit in hits],
     }
@@ -35,7 +46,13 @@ RECOMMEND_SCORES = {"fused": RELATED_SCORE, "rocchio": "cosine", "svm": "svm mar
 
 
 def related_answer(source: Paper, hits: Sequence[Hit]) -> dict:
-    return {"paper": source.id, "title": source.title, "score": RELATED_SCORE, "hits": [hit.to_dict() for hit in hits]}
+    return {
+        "paper": source.id,
+        "title": source.title,
+        "score": RELATED_SCORE,
+        "relevance": RELEVANCE,
+        "hits": [hit.to_dict() for hit in hits],
+    }
 
 
 def recommend_answer(like: Sequence[str], unlike: Sequence[str], method: str, found: Sequence[Hit]) -> dict:
@@ -44,6 +61,7 @@ def recommend_answer(like: Sequence[str], unlike: Sequence[str], method: str, fo
         "unlike": list(unlike),
         "method": method,
         "score": RECOMMEND_SCORES[method],
+        "relevance": RELEVANCE,
         "hits": [hit.to_dict() for hit in found],
     }
 

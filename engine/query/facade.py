@@ -22,7 +22,7 @@ from engine.embedding.embedder import Embedder, embedder_like
 from engine.errors import QueryError, UnknownTopic
 from engine.papers import Paper, normalize_id
 from engine.query import feed as feed_mod
-from engine.query import ranking, trends
+from engine.query import ranking, snippets, trends
 from engine.query import recommend as recommend_mod
 from engine.query import related as related_mod
 from engine.query.filters import Filters, allowed_rows
@@ -30,6 +30,8 @@ from engine.query.maps import MapData
 
 DEFAULT_MODE = "hybrid"  # measured best by benchmarks/search.py (see README)
 FUSION_DEPTH = 50  # candidates taken from each ranking before fusion
+SORTS = ("relevance", "date")
+DATE_SORT_POOL = 100  # sorted by date: the newest of this many most relevant papers
 
 
 class PaperIndex:
@@ -74,27 +76,44 @@ class PaperIndex:
         level: str = "fine",
         filters: Filters | None = None,
         mode: str = DEFAULT_MODE,
+        sort: str = "relevance",
     ) -> list[ranking.Hit]:
         """Papers for a text query, optionally within one topic or filters. ``mode``:
         ``dense`` (meaning), ``lexical`` (BM25 words, phrases, author names) or ``hybrid``
-        (both, fused by reciprocal rank)."""
+        (both, fused by reciprocal rank). ``sort="date"``: the most relevant papers
+        (up to :data:`DATE_SORT_POOL`), newest first. Each hit carries its relevance (the
+        query's cosine) and a snippet of its abstract with the query's words marked."""
         text = ranking.check_query(text)
         k = ranking.check_k(k)
         mode = lexical.check_mode(mode)
+        if sort not in SORTS:
+            raise QueryError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
         allowed = self._allowed(topic, level, filters)
-        return self._search(text, k, allowed, mode)
+        query_vector = self.embedder().embed([text])
+        pool = max(k, DATE_SORT_POOL) if sort == "date" else k
+        hits = self._search(text, min(pool, ranking.MAX_K), allowed, mode, query_vector)
+        if sort == "date":
+            hits = ranking.newest_first(hits)[:k]
+        return snippets.attach(self._artifact, hits, snippets.terms_of([text]), query_vector)
 
-    def _search(self, text: str, k: int, allowed: list[int] | None, mode: str) -> list[ranking.Hit]:
-        if mode == "dense":
-            return ranking.nearest(self._artifact, self._faiss, self.embedder().embed([text]), k, allowed=allowed)
-        allowed_set = None if allowed is None else set(allowed)
+    def _search(
+        self, text: str, k: int, allowed: list[int] | None, mode: str, query_vector: np.ndarray | None = None
+    ) -> list[ranking.Hit]:
+        """``query_vector``: the text's embedding when the caller has it (lexical mode
+        needs it only for the hits' relevance)."""
         if mode == "lexical":
-            return ranking.hits_for(self._artifact, lexical.lexical_rows(self._artifact.db, text, k, allowed_set))
+            picked = lexical.lexical_rows(self._artifact.db, text, k, None if allowed is None else set(allowed))
+            return ranking.hits_for(self._artifact, picked, query_vector)
+        if query_vector is None:
+            query_vector = self.embedder().embed([text])
+        if mode == "dense":
+            return ranking.nearest(self._artifact, self._faiss, query_vector, k, allowed=allowed)
         depth = max(FUSION_DEPTH, 2 * k)
-        dense = ranking.dense_rows(self._artifact, self._faiss, self.embedder().embed([text]), depth, allowed)
+        dense = ranking.dense_rows(self._artifact, self._faiss, query_vector, depth, allowed)
+        allowed_set = None if allowed is None else set(allowed)
         words = lexical.lexical_rows(self._artifact.db, text, depth, allowed_set, fill=False)
         fused = lexical.fuse([[r for r, _ in dense], [r for r, _ in words]], k)
-        return ranking.hits_for(self._artifact, fused)
+        return ranking.hits_for(self._artifact, fused, query_vector)
 
     def search_many(
         self,
@@ -129,9 +148,10 @@ class PaperIndex:
         """Papers like ``like`` and unlike ``unlike`` (ids in the index), inputs excluded,
         each with what drove it in ``because`` (see :mod:`engine.query.recommend`)."""
         allowed = self._allowed(None, "fine", filters)
-        return recommend_mod.recommend(
+        found = recommend_mod.recommend(
             self._artifact, self._faiss, list(like), list(unlike), ranking.check_k(k), allowed, method
         )
+        return snippets.attach_reasons(found)
 
     def related(
         self, paper_id: str, k: int = 10, topic: int | None = None, level: str = "fine", filters: Filters | None = None
@@ -139,7 +159,8 @@ class PaperIndex:
         """Papers related to the paper ``paper_id`` (which must be in the index), each with
         why in ``because`` (see :mod:`engine.query.related`)."""
         allowed = self._allowed(topic, level, filters)
-        return related_mod.related(self._artifact, self._faiss, paper_id, ranking.check_k(k), allowed)
+        found = related_mod.related(self._artifact, self._faiss, paper_id, ranking.check_k(k), allowed)
+        return snippets.attach_reasons(found)
 
     def newest_date(self) -> str | None:
         """The date of the newest paper: where relative windows ("7d") of the feed end."""
@@ -179,6 +200,7 @@ class PaperIndex:
         hits = feed_mod.rank_new(
             self._artifact, self._faiss, like_rows, unlike_rows, candidates, ranking.check_k(k), choice.method
         )
+        hits = snippets.attach_reasons(hits)
         return feed_mod.FeedRanking(
             hits, choice if like_rows else feed_mod.Choice("newest"), len(fresh), len(candidates)
         )

@@ -6,7 +6,7 @@ Functions here take what they need (artifact, FAISS index, a query vector) and r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -23,13 +23,21 @@ MAX_QUERY_CHARS = 2000
 @dataclass(frozen=True)
 class Hit:
     """One answer: the paper, its score, its topic (None until topics exist) and, for
-    related papers and recommendations, why it was chosen."""
+    related papers and recommendations, why it was chosen.
+
+    ``score`` is what ordered the list and differs by mode (BM25, rank fusion, ...);
+    ``relevance`` is the one figure a reader can compare across modes and lists: the
+    cosine of the paper's embedding to what was asked (the query, the open paper, the
+    nearest liked paper), clipped to [0, 1]. ``snippet``: the passage of the abstract
+    that matched, with its marked words (see :mod:`engine.query.snippets`)."""
 
     paper: Paper
     score: float
     rank: int
     topic: dict | None = None
     because: dict | None = None
+    relevance: float | None = None
+    snippet: dict | None = None
 
     def to_dict(self) -> dict:
         p = self.paper
@@ -43,6 +51,8 @@ class Hit:
             "categories": list(p.categories),
             "primary_category": p.primary_category,
             "topic": self.topic,
+            **({"relevance": round(self.relevance, 3)} if self.relevance is not None else {}),
+            **({"snippet": self.snippet} if self.snippet is not None else {}),
             **({"because": self.because} if self.because is not None else {}),
         }
 
@@ -92,12 +102,27 @@ def dense_rows(
     return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
 
 
-def hits_for(artifact: Artifact, picked: list[tuple[int, float]]) -> list[Hit]:
-    """Hits for (row, score) pairs in rank order, each with its paper and topic."""
+def hits_for(artifact: Artifact, picked: list[tuple[int, float]], query_vector: np.ndarray | None = None) -> list[Hit]:
+    """Hits for (row, score) pairs in rank order, each with its paper and topic (and its
+    relevance, the cosine to ``query_vector``, when one is given)."""
     found = [row for row, _ in picked]
     papers = artifact.papers_by_rows(found)
     topics = topic_store.refs_for_rows(artifact.db, found)
-    return [Hit(papers[row], score, rank, topics.get(row)) for rank, (row, score) in enumerate(picked, start=1)]
+    relevance = cosines(artifact, found, query_vector) if query_vector is not None else [None] * len(found)
+    return [
+        Hit(papers[row], score, rank, topics.get(row), relevance=near)
+        for rank, ((row, score), near) in enumerate(zip(picked, relevance, strict=True), start=1)
+    ]
+
+
+def cosines(artifact: Artifact, rows: list[int], query_vector: np.ndarray) -> list[float]:
+    """Each row's cosine to ``query_vector``, clipped to [0, 1] (a negative cosine reads
+    as no likeness at all), from the full vectors: exact even where FAISS approximates."""
+    if not rows:
+        return []
+    matrix = np.asarray(artifact.vectors[np.asarray(rows, dtype=np.int64)], dtype=np.float32)
+    sims = matrix @ np.asarray(query_vector, dtype=np.float32).reshape(-1)
+    return [min(max(float(v), 0.0), 1.0) for v in sims]
 
 
 def nearest(
@@ -109,7 +134,7 @@ def nearest(
 ) -> list[Hit]:
     """The ``k`` papers nearest to ``query_vector``, within ``allowed`` when it is given.
     Each hit carries its topic."""
-    return hits_for(artifact, dense_rows(artifact, index, query_vector, k, allowed)[:k])
+    return hits_for(artifact, dense_rows(artifact, index, query_vector, k, allowed)[:k], query_vector)
 
 
 def row_for_id(artifact: Artifact, paper_id: str) -> int:
@@ -117,3 +142,11 @@ def row_for_id(artifact: Artifact, paper_id: str) -> int:
     if row is None:
         raise UnknownPaper(f"paper {paper_id!r} is not in the index at {artifact.path.parent}")
     return row
+
+
+def newest_first(hits: list[Hit]) -> list[Hit]:
+    """``hits`` by date, newest first (undated last; equal dates keep their relevance
+    order), ranked anew."""
+    ordered = sorted(hits, key=lambda hit: hit.paper.date or "", reverse=True)
+    ordered = [hit for hit in ordered if hit.paper.date] + [hit for hit in ordered if not hit.paper.date]
+    return [replace(hit, rank=rank) for rank, hit in enumerate(ordered, start=1)]

@@ -77,7 +77,9 @@ def test_build_without_topics_gives_null_topics(tmp_path: Path) -> None:
 def test_related_table_and_json(cli_index: Path) -> None:
     first = json.loads(run("search", "galaxy", "--index", str(cli_index), "-k", "1", "--json").stdout)["hits"][0]
     table = run("related", first["id"], "--index", str(cli_index), "-k", "2")
-    assert table.returncode == 0 and first["id"] in table.stdout and "score" in table.stdout
+    assert (
+        table.returncode == 0 and first["id"] in table.stdout and "match" in table.stdout
+    )  # the relevance, as on the page
     data = json.loads(run("related", first["id"], "--index", str(cli_index), "--json").stdout)
     assert data["paper"] == first["id"] and len(data["hits"]) == 10
     assert first["id"] not in {hit["id"] for hit in data["hits"]}

@@ -64,8 +64,12 @@ def test_the_feed_after_a_new_day_is_added(tmp_path: Path, days: dict) -> None:
     assert scores == sorted(scores, reverse=True)
     for item in first["items"]:
         assert item["why"].startswith("close to \u201c") and item["because"]["like"] in LIKED
-        assert item["snippet"] and item["abstract"].startswith(item["snippet"].rstrip("…"))
+        passage = item["snippet"]["text"].strip("…")
+        assert passage and passage in " ".join(item["abstract"].split())
+        assert item["relevance"] == round(item["because"]["similarity"], 3)
         assert item["topic"] and item["read"] is False
+    # the snippets mark the words each paper shares with the liked one it is close to
+    assert any(item["snippet"]["marks"] for item in first["items"])
     run("library", "read", ids[0], ids[1], "--index", str(index))
 
     run("add", str(GA_DIGEST_2), "--index", str(index))

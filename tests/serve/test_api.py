@@ -35,7 +35,7 @@ def _cli_json(*args: str) -> dict:
 def test_answers_have_the_cli_shapes(served_corpus: str, corpus_index: Path) -> None:
     paper = PAPERS[3]
     searched = httpx.get(f"{served_corpus}/api/search", params={"q": "dark matter halo", "k": 5}).json()
-    assert set(searched) == {"query", "mode", "score", "filters", "hits", "elapsed_ms"}
+    assert set(searched) == {"query", "mode", "sort", "score", "relevance", "filters", "hits", "elapsed_ms"}
     assert searched["score"] == "rrf"
     cli = _cli_json("search", "dark matter halo", "-k", "5", "--index", str(corpus_index))
     assert searched["hits"] == cli["hits"] and searched["mode"] == cli["mode"] == "hybrid"

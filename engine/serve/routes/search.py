@@ -49,12 +49,15 @@ def search(
     ix: Index,
     k: K = 10,
     mode: Literal["hybrid", "dense", "lexical"] = "hybrid",
+    sort: Literal["relevance", "date"] = "relevance",
     filters: QueryFilters = None,
 ) -> dict:
-    """Papers for a text query."""
+    """Papers for a text query, by relevance or (``sort=date``) the newest of the 100
+    most relevant first; each with its relevance and a snippet with the query's words
+    marked (character spans of its text)."""
     tick = time.perf_counter()
-    hits = ix.search(q, k=k, filters=filters, mode=mode)
-    return answers.search_answer(q, mode, filters, hits, (time.perf_counter() - tick) * 1000)
+    hits = ix.search(q, k=k, filters=filters, mode=mode, sort=sort)
+    return answers.search_answer(q, mode, filters, hits, (time.perf_counter() - tick) * 1000, sort)
 
 
 @router.post("/api/recommend")
