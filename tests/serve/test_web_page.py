@@ -33,7 +33,6 @@ QUERY = "dark matter in dwarf galaxies"
 TOKEN = "web-page-token-0123456789"
 VIEWPORT = {"width": 1366, "height": 768}
 WAIT_MS = 30_000
-SCORE_NAMES = {"cosine": "similarity", "bm25": "BM25", "rrf": "fusion"}  # what the page calls each score
 
 
 @dataclass
@@ -51,14 +50,6 @@ class Watched:
         assert not foreign, f"requests to other hosts: {foreign}"
         errors = [e for e in self.errors if not any(allowed in e for allowed in allowed_errors)]
         assert not errors, f"errors in the page: {errors}"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[sync_api.Browser]:
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
 
 
 def _watch(browser: sync_api.Browser, base: str) -> tuple[sync_api.BrowserContext, Watched]:
@@ -118,10 +109,11 @@ def test_search_shows_results_with_their_metadata(web: Watched) -> None:
             assert hit["authors"][0] in card.get_by_test_id("result-authors").inner_text()
         assert card.locator("time").get_attribute("datetime") == hit["date"]
         assert card.locator("[data-testid=result-categories] .cat").all_inner_texts() == hit["categories"]
-        score = card.get_by_test_id("result-score")
-        assert score.inner_text().startswith(SCORE_NAMES[answer["score"]] + " ")
-        assert score.get_attribute("data-kind") == answer["score"] == "rrf"  # hybrid, the default
-        assert float(score.get_attribute("data-score")) == hit["score"]
+        relevance = card.get_by_test_id("result-relevance")
+        assert relevance.inner_text().split() == [f"{round(hit['relevance'] * 100)}%", "match"]
+        assert relevance.get_attribute("data-kind") == answer["score"] == "rrf"  # hybrid, the default
+        assert float(relevance.get_attribute("data-score")) == hit["score"]  # the raw score stays in the data
+        assert "cosine similarity" in relevance.get_attribute("title")
         chip = card.get_by_test_id("topic-chip")
         assert chip.inner_text().strip() == hit["topic"]["label"]
         assert chip.get_attribute("data-topic-id") == str(hit["topic"]["id"])
@@ -130,25 +122,35 @@ def test_search_shows_results_with_their_metadata(web: Watched) -> None:
     web.assert_clean()
 
 
-def test_each_search_mode_names_its_score(web: Watched) -> None:
+def test_every_mode_and_list_shows_the_same_relevance(web: Watched) -> None:
+    """Hybrid, keyword and semantic results, and related papers, all show one figure: the
+    cosine to what was asked, as a percentage; what orders each list stays in the data."""
     page = web.page
     _search(page, QUERY)
-    for mode, kind in (("lexical", "bm25"), ("dense", "cosine")):
+    for mode, kind in (("lexical", "bm25"), ("dense", "cosine"), ("hybrid", "rrf")):
         answer = _api(web.base, "/api/search", q=QUERY, k=20, mode=mode)
         assert answer["score"] == kind
         page.select_option("[data-testid=search-mode]", mode)  # reruns the shown search
         page.wait_for_selector(f"#results[data-state=ready] [data-testid=result-list][data-score={kind}]")
         assert _ids(page, "[data-testid=result]") == [hit["id"] for hit in answer["hits"]]
-        first = page.locator("[data-testid=result-score]").first
-        name, value = first.inner_text().rsplit(" ", 1)
-        assert name == SCORE_NAMES[kind] and first.get_attribute("data-kind") == kind
-        assert abs(float(value) - answer["hits"][0]["score"]) <= 0.05  # BM25 shows one decimal
-    # related papers have the fused score whatever the search mode
+        shown = page.locator("[data-testid=result-relevance]")
+        assert shown.count() == len(answer["hits"])
+        for i in (0, len(answer["hits"]) - 1):
+            hit = answer["hits"][i]
+            assert shown.nth(i).inner_text().split()[0] == f"{round(hit['relevance'] * 100)}%"
+            assert shown.nth(i).get_attribute("data-kind") == kind
+            assert "your query" in shown.nth(i).get_attribute("title")
+    # related papers: the same figure, measured against the open paper
     page.locator("[data-testid=result-title]").first.click()
     page.wait_for_selector("[data-testid=related-list]")
-    related = page.locator("[data-testid=related-score]")
-    assert {related.nth(i).get_attribute("data-kind") for i in range(related.count())} == {"fused"}
-    assert related.first.inner_text().startswith("match ")
+    source = _ids(page, "[data-testid=result]")[0]
+    related = _api(web.base, f"/api/papers/{source}/related", k=10)["hits"]
+    shown = page.locator("[data-testid=related-relevance]")
+    assert [shown.nth(i).inner_text().split()[0] for i in range(shown.count())] == [
+        f"{round(hit['relevance'] * 100)}%" for hit in related
+    ]
+    assert all(abs(hit["relevance"] - hit["because"]["similarity"]) < 1e-3 for hit in related)
+    assert "the open paper" in shown.first.get_attribute("title")
     web.assert_clean()
 
 
@@ -183,11 +185,12 @@ def test_a_result_opens_its_abstract_and_related_papers(web: Watched) -> None:
     related = _api(web.base, f"/api/papers/{paper['id']}/related", k=10)["hits"]
     assert _ids(page, "[data-testid=related]") == [hit["id"] for hit in related]
     assert paper["id"] not in _ids(page, "[data-testid=related]")
-    # each says why: its similarity, the words it shares, the sentences that matched best
+    # each says why: the words it shares, the sentences that matched best (its similarity
+    # is its relevance, on the meta line)
     for i, hit in enumerate(related):
         item = page.locator("[data-testid=related]").nth(i)
         reason = item.get_by_test_id("because").inner_text()
-        assert reason.startswith(f"Similarity {hit['because']['similarity']:.2f}")
+        assert reason.startswith("Shared words ")
         assert all(word in reason for word in hit["because"]["words"])
         sentence = hit["because"]["sentences"]["hit"]
         if "$" not in sentence and "\\" not in sentence:  # TeX is typeset, so only plain text compares
@@ -277,7 +280,10 @@ def test_the_feed_tab_marks_read_and_exports(web: Watched) -> None:
     assert not set(liked) & set(shown)
     reasons = page.locator("[data-testid=feed-why]").all_inner_texts()
     assert len(reasons) == len(shown) and all(r.startswith("close to") for r in reasons)
-    assert page.locator("[data-testid=feed-snippet]").count() == len(shown)
+    assert page.locator("[data-testid=feed-item-snippet]").count() == len(shown)
+    first = expected["items"][0]["snippet"]
+    marked = page.locator("[data-testid=feed-item-snippet]").first.locator("mark").all_inner_texts()
+    assert marked == [first["text"][a:b] for a, b in first["marks"]]  # the words it shares with a liked paper
     assert expected["since"] in page.get_by_test_id("feed-summary").inner_text()
 
     page.locator("[data-testid=feed-item]").first.get_by_test_id("mark-read").click()
@@ -525,38 +531,6 @@ def test_the_page_and_docs_work_under_the_content_security_policy(
         context.close()
 
 
-@pytest.mark.parametrize("width", [360, 390])
-def test_a_phone_never_scrolls_sideways(browser: sync_api.Browser, served_corpus: str, width: int) -> None:
-    """At phone widths the top bar, results, the feed, topics and the map fit the screen."""
-    context = browser.new_context(viewport={"width": width, "height": 844})
-    context.set_default_timeout(WAIT_MS)
-    context.add_init_script(f"localStorage.setItem('paperscope.library', 'phone-{width}')")
-    page = context.new_page()
-    page.goto(served_corpus + "/")
-    page.wait_for_selector("body[data-ready=true]")
-    wide = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    _search(page, QUERY)
-    page.locator("[data-testid=result] [data-testid=like-button]").first.click()
-    overflow = {"search": page.evaluate(wide)}
-    for tab, ready in (
-        ("feed", "#feed[data-state]:not([data-state=loading])"),
-        ("foryou", "#recommendations[data-state=ready]"),
-        ("topics", "[data-testid=topic-item]"),
-        ("map", "[data-testid=map-plot] .main-svg"),
-    ):
-        page.get_by_test_id(f"tab-{tab}").click()
-        page.wait_for_selector(ready)
-        if tab == "topics":
-            page.locator("[data-testid=topic-item]").first.click()
-            page.wait_for_selector("[data-testid=topic-detail][data-state=ready]")
-        overflow[tab] = page.evaluate(wide)
-    box = page.get_by_test_id("tab-map").bounding_box()
-    assert box and box["x"] + box["width"] <= width  # every tab reachable without scrolling the bar
-    context.close()
-    httpx.delete(f"{served_corpus}/api/libraries/phone-{width}")
-    assert overflow == dict.fromkeys(overflow, 0), overflow
-
-
 def _luminance(css: str) -> float:
     """Relative luminance of an ``rgb(r, g, b)`` colour (WCAG's formula)."""
     channels = [int(v) / 255 for v in css[css.index("(") + 1 : css.index(")")].split(",")[:3]]
@@ -619,6 +593,11 @@ def test_keyboard_paths(web: Watched) -> None:
     page.wait_for_selector(f"[data-testid=paper-detail][data-id='{ids[2]}']")
     entries = {e["paper_id"]: e["verdict"] for e in _api(web.base, f"/api/libraries/{web.library}")["entries"]}
     assert entries == {ids[1]: "like", ids[2]: "unlike"}
+    page.keyboard.press("?")  # every key, in a dialog that Escape closes
+    help_box = page.get_by_test_id("keys-help")
+    assert help_box.is_visible() and "Next and previous paper" in help_box.inner_text()
+    page.keyboard.press("Escape")
+    assert not help_box.is_visible()
     page.keyboard.press("2")
     assert page.get_by_test_id("tab-feed").get_attribute("aria-selected") == "true"
     page.keyboard.press("1")
@@ -626,4 +605,57 @@ def test_keyboard_paths(web: Watched) -> None:
     page.locator("[data-testid=search-input]").press_sequentially("jolu 2")
     assert page.input_value("[data-testid=search-input]") == "jolu 2"  # typing is typing
     assert page.get_by_test_id("tab-search").get_attribute("aria-selected") == "true"
+    web.assert_clean()
+
+
+def _marks(snippet: dict) -> list[str]:
+    return [snippet["text"][a:b] for a, b in snippet["marks"]]
+
+
+def test_snippets_mark_the_matched_words(web: Watched) -> None:
+    """Results and related papers show the passage that matched, with exactly the
+    words the server matched in <mark>, and the passage's text unchanged."""
+    page = web.page
+    _search(page, QUERY)
+    hits = _api(web.base, "/api/search", q=QUERY, k=20)["hits"]
+    snippets = page.locator("[data-testid=result-snippet]")
+    assert snippets.count() == len(hits)
+    for i, hit in enumerate(hits):
+        if "$" in hit["snippet"]["text"] or "\\" in hit["snippet"]["text"]:
+            continue  # TeX is typeset, so only plain text compares
+        assert snippets.nth(i).inner_text() == hit["snippet"]["text"]
+        assert snippets.nth(i).locator("mark").all_inner_texts() == _marks(hit["snippet"])
+    assert sum(len(hit["snippet"]["marks"]) for hit in hits) >= len(hits)  # the query's words are found
+    page.locator("[data-testid=result-title]").first.click()
+    page.wait_for_selector("[data-testid=related-list]")
+    related = _api(web.base, f"/api/papers/{hits[0]['id']}/related", k=10)["hits"]
+    shown = page.locator("[data-testid=related-snippet]")
+    assert [shown.nth(i).locator("mark").all_inner_texts() for i in range(shown.count())] == [
+        _marks(hit["snippet"]) for hit in related
+    ]
+    web.assert_clean()
+
+
+def _dates(page: sync_api.Page, selector: str) -> list[str]:
+    return page.eval_on_selector_all(selector, "items => items.map(item => item.getAttribute('datetime'))")
+
+
+def test_lists_sort_by_relevance_or_date(web: Watched) -> None:
+    page = web.page
+    _search(page, QUERY)
+    page.get_by_test_id("search-sort").get_by_role("button", name="Newest").click()
+    page.wait_for_function("new URL(location.href).searchParams.get('sort') === 'date'")
+    page.wait_for_selector("#results[data-state=ready]")
+    expected = _api(web.base, "/api/search", q=QUERY, k=20, sort="date")["hits"]
+    assert _ids(page, "[data-testid=result]") == [hit["id"] for hit in expected]
+    dates = _dates(page, "[data-testid=result-date]")
+    assert dates == sorted(dates, reverse=True) and len(set(dates)) > 1
+    # related papers re-sort in place, the same papers newest first
+    page.locator("[data-testid=result-title]").first.click()
+    page.wait_for_selector("[data-testid=related-list]")
+    by_relevance = _ids(page, "[data-testid=related]")
+    page.get_by_test_id("related-sort").get_by_role("button", name="Newest").click()
+    by_date = _ids(page, "[data-testid=related]")
+    dates = _dates(page, "[data-testid=related-date]")
+    assert sorted(by_date) == sorted(by_relevance) and dates == sorted(dates, reverse=True)
     web.assert_clean()

@@ -1,19 +1,21 @@
 /* The Feed: papers new since the last visit (or a chosen window), ranked for the current
- * library by the recommender measured best on its likes, each with why and the opening
- * of its abstract; "mark read" takes a paper out of the feed for good. */
+ * library by the recommender measured best on its likes, each with why and the passage
+ * of its abstract that matched; "mark read" takes a paper out of the feed for good. */
 
 import { api } from "./api.js";
 import { $, clear, emptyState, errorBox, h, loadingLines } from "./dom.js";
 import { exportButtons } from "./exports.js";
 import { plural } from "./format.js";
-import { hitItem } from "./hits.js";
+import { hitItem, newestFirst, sortSwitch } from "./hits.js";
 import { refreshLibraries } from "./library.js";
+import { navigated } from "./router.js";
 import { currentLibrary, libraryExists, onMarksChange } from "./state.js";
 import { rich } from "./tex.js";
+import { currentView } from "./views.js";
 
 const FEED_SIZE = 50;
 const SCORE_KINDS = { fused: "fused", svm: "svm margin", rocchio: "cosine" };
-const feedState = { seq: 0, library: null };
+const feedState = { seq: 0, library: null, answer: null, sort: "relevance" };
 
 const libraryPath = () => `/api/libraries/${encodeURIComponent(currentLibrary())}`;
 
@@ -64,6 +66,7 @@ function renderTools() {
 
 function renderFeed(answer) {
   const box = $("#feed");
+  feedState.answer = answer;
   box.dataset.method = answer.method;
   box.dataset.since = answer.since;
   const gone = answer.follows.gone.length ? ` · followed topics gone since a refit: ${answer.follows.gone.join(", ")}` : "";
@@ -74,21 +77,27 @@ function renderFeed(answer) {
     clear(box, emptyState("Nothing new", answer.new ? "Every new paper in this window is read or already in the library." : "No papers in this window. Try a longer one."));
     return;
   }
-  const score = SCORE_KINDS[answer.method];
+  // with no likes the feed is newest first already: nothing to re-sort
+  const ranked = answer.method !== "newest";
+  const items = ranked && feedState.sort === "date" ? newestFirst(answer.items) : answer.items;
   const list = h(
     "ol",
     { class: "hit-list", testid: "feed-list" },
-    answer.items.map((item) => {
-      const shown = score ? item : { ...item, score: undefined };
+    items.map((item) => {
       const extra = [
         h("p", { class: "why", testid: "feed-why" }, rich(item.why)),
-        h("p", { class: "snippet", testid: "feed-snippet" }, rich(item.snippet)),
         h("button", { type: "button", class: "btn-link", testid: "mark-read", onclick: (event) => markRead([item.id], event.target.closest("li")) }, "Mark read"),
       ];
-      return hitItem(shown, { extra, testid: "feed-item", score: score || "cosine" });
+      return hitItem(item, { extra, testid: "feed-item", score: SCORE_KINDS[answer.method] || "cosine", to: "liked" });
     }),
   );
-  clear(box, list);
+  const sorting = ranked
+    ? sortSwitch(feedState.sort, (sort) => {
+        feedState.sort = sort;
+        renderFeed(feedState.answer);
+      }, "feed-sort")
+    : null;
+  clear(box, sorting, list);
 }
 
 async function markRead(ids, row) {
@@ -103,8 +112,26 @@ async function markRead(ids, row) {
   }
 }
 
+/** The feed's window, while the Feed is on screen ("last", the default, says nothing). */
+export const feedUrlPart = {
+  read: () => ({ window: currentView() === "feed" && $("#feed-since").value !== "last" ? $("#feed-since").value : null }),
+  apply(params) {
+    const wanted = params.get("window") || "last";
+    const select = $("#feed-since");
+    const known = Array.from(select.options).some((o) => o.value === wanted);
+    const value = known ? wanted : "last";
+    if (select.value !== value) {
+      select.value = value;
+      if (currentView() === "feed" && params.get("tab") === "feed") openFeedView();
+    }
+  },
+};
+
 export function wireFeed() {
-  $("#feed-since").addEventListener("change", openFeedView);
+  $("#feed-since").addEventListener("change", () => {
+    navigated();
+    openFeedView();
+  });
   $("#feed-mark-all").addEventListener("click", () => {
     const ids = Array.from(document.querySelectorAll("#feed [data-testid=feed-item]"), (el) => el.dataset.id);
     if (ids.length) markRead(ids, null);

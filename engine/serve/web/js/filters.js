@@ -63,6 +63,16 @@ export function fillTopicSelect() {
   select.value = keep;
 }
 
+/** Sets every filter (from an address): ``{categories, since, until, topic}``. */
+export function setFilters(f) {
+  $("#f-category").value = f.categories.join(", ");
+  $("#f-since").value = f.since;
+  $("#f-until").value = f.until;
+  if (f.topic) setTopicFilter({ id: f.topic.id, label: topicLabel(f.topic.id, f.topic.level) }, f.topic.level);
+  else $("#f-topic").value = "";
+  renderActiveFilters();
+}
+
 /** Sets the topic filter, adding the topic to the menu if the lists are not there yet. */
 export function setTopicFilter(topic, level) {
   const select = $("#f-topic");

@@ -8,22 +8,76 @@ import { mark, marked } from "./state.js";
 import { rich, plain } from "./tex.js";
 import { showTopic } from "./topics.js";
 
-/* What a hit's score measures. Answers name it ("score": cosine for semantic search and
- * a topic's papers, bm25 for keywords, rrf for hybrid, fused for related papers and
- * recommendations). Fusion scores only order the list, so they are labelled as such
- * rather than passed off as similarities (a related paper's cosine is in its reason). */
+/* What a hit's score measures (answers name it: cosine, bm25, rrf, fused, svm margin). The
+ * page does not show it: it orders the list and differs by mode. What a reader sees is
+ * the hit's relevance, the same figure everywhere (see relevanceEl); the score stays in
+ * the element's data and tooltip, and in the CLI's --json. */
 const SCORES = {
-  cosine: { name: "similarity", short: "sim", digits: (v) => (Math.abs(v) >= 0.1 ? 2 : 3), about: "Cosine similarity of the query and the paper" },
-  bm25: { name: "BM25", short: "BM25", digits: () => 1, about: "BM25 keyword score: higher when the query's rarer words occur more often" },
-  rrf: { name: "fusion", short: "fusion", digits: () => 3, about: "Rank fusion of the semantic and keyword rankings, Σ 1/(60 + rank): it orders the list, it is not a similarity" },
-  fused: { name: "match", short: "match", digits: () => 2, about: "Cosine similarity, shared words and (with sentence vectors) matching sentences, each standardized over the candidates and summed: it orders the list, it is not a similarity" },
-  "svm margin": { name: "margin", short: "margin", digits: () => 2, about: "Margin of a linear SVM fitted to the papers you like: it orders the list" },
+  cosine: "cosine similarity",
+  bm25: "BM25 keyword score",
+  rrf: "rank fusion of the semantic and keyword rankings",
+  fused: "cosine, shared words and matching sentences, standardized and summed",
+  "svm margin": "margin of a linear SVM fitted to the papers you like",
 };
 
-/** ``score`` as the page shows it, e.g. "similarity 0.83" (or "sim 0.83"), "BM25 12.4", "fusion 0.033". */
-function scoreText(score, kind = "cosine", { short = false } = {}) {
-  const s = SCORES[kind] || SCORES.cosine;
-  return `${short ? s.short : s.name} ${score.toFixed(s.digits(score))}`;
+/** What the relevance is measured against, by list. */
+export const RELEVANCE_TO = {
+  query: "your query",
+  paper: "the open paper",
+  liked: "the liked paper it is closest to",
+  topic: "the topic's centre",
+};
+
+/** "62% match" with a five-step meter: the cosine of the paper to what was asked. */
+export function relevanceEl(hit, { to = "query", score = "cosine", testid = "hit" } = {}) {
+  if (typeof hit.relevance !== "number") return null;
+  const percent = Math.round(hit.relevance * 100);
+  const steps = Math.max(0, Math.min(5, Math.round(hit.relevance * 5)));
+  const order = typeof hit.score === "number" ? ` Ordered by ${SCORES[score] || score} (${hit.score}).` : "";
+  return h(
+    "span",
+    {
+      class: "relevance",
+      testid: `${testid}-relevance`,
+      dataset: { relevance: String(hit.relevance), score: typeof hit.score === "number" ? String(hit.score) : "", kind: score },
+      title: `Match ${percent}%: how close this paper's meaning is to ${RELEVANCE_TO[to] || to} (cosine similarity of their embeddings; the same measure in every mode and list).${order}`,
+    },
+    h("span", { class: "meter", "aria-hidden": "true" }, [1, 2, 3, 4, 5].map((i) => h("span", { class: i <= steps ? "on" : null }))),
+    `${percent}%`,
+    h("span", { class: "visually-hidden" }, " match"),
+  );
+}
+
+/** The matched passage of an abstract, its matched words in <mark> (spans from the
+ * server; the text is never parsed as HTML). Marks inside $…$ are dropped so every
+ * piece between marks keeps its maths whole. */
+export function snippetEl(snippet, testid = "snippet") {
+  if (!snippet || !snippet.text) return null;
+  const text = snippet.text;
+  const maths = [...text.matchAll(/\$[^$]*\$/g)].map((m) => [m.index, m.index + m[0].length]);
+  const marks = (snippet.marks || []).filter(([a, b]) => Number.isInteger(a) && Number.isInteger(b) && a >= 0 && b <= text.length && a < b && !maths.some(([s, e]) => a < e && b > s));
+  const el = h("p", { class: "snippet", testid });
+  let at = 0;
+  for (const [a, b] of marks) {
+    if (a < at) continue;
+    if (a > at) el.append(rich(text.slice(at, a)));
+    el.append(h("mark", null, text.slice(a, b)));
+    at = b;
+  }
+  if (at < text.length) el.append(rich(text.slice(at)));
+  return el;
+}
+
+/** ``hits`` newest first (undated last; a stable sort keeps relevance order within a day). */
+export function newestFirst(hits) {
+  return hits.slice().sort((a, b) => (b.date || "").localeCompare(a.date || ""));
+}
+
+/** "Relevance | Newest": how a list is ordered; ``onChange(sort)`` re-renders it. */
+export function sortSwitch(sort, onChange, testid) {
+  const button = (value, label) =>
+    h("button", { type: "button", class: "seg", "aria-pressed": String(sort === value), dataset: { sort: value }, onclick: () => sort !== value && onChange(value) }, label);
+  return h("div", { class: "segmented sort-switch", role: "group", "aria-label": "Sort by", testid }, button("relevance", "Relevance"), button("date", "Newest"));
 }
 
 export function dateEl(iso, testid) {
@@ -100,40 +154,29 @@ export function refreshFeedbackButtons() {
 
 /**
  * One paper in a list.
- * ``score``: what hit.score measures (a key of SCORES); ``fullName``: "similarity"
- * rather than "sim", where the kind changes with the search mode and so needs saying
- * (elsewhere the short name keeps the score on the line of a paper with many
- * categories); ``about``: the score's tooltip where the default one does not fit
- * ("Cosine similarity to this paper"); ``chip``: a topic chip to show instead of the
- * default one (null for none).
+ * ``score``: what hit.score measures (a key of SCORES); ``to``: what its relevance is
+ * measured against (a key of RELEVANCE_TO); ``chip``: a topic chip to show instead of
+ * the default one (null for none); ``extra``: more below the meta line (why).
  */
-export function hitItem(hit, { extra = null, testid = "hit", compact = false, chip = undefined, score = "cosine", fullName = false, about = "" } = {}) {
+export function hitItem(hit, { extra = null, testid = "hit", compact = false, chip = undefined, score = "cosine", to = "query" } = {}) {
   const item = h("li", { class: `hit${compact ? " compact" : ""}${openPaperId() === hit.id ? " is-selected" : ""}`, testid, dataset: { id: hit.id } });
   const title = h("button", { type: "button", class: "hit-title", testid: `${testid}-title`, onclick: () => openPaper(hit.id) }, rich(hit.title));
   const limit = compact ? 3 : 6;
   const authors = hit.authors && hit.authors.length ? h("p", { class: "authors", testid: `${testid}-authors`, title: hit.authors.length > limit ? hit.authors.join(", ") : null }, authorsText(hit.authors, limit)) : null;
-  const kind = SCORES[score] ? score : "cosine";
-  const scoreEl =
-    typeof hit.score === "number"
-      ? h(
-          "span",
-          { class: `score score-${kind}`, testid: `${testid}-score`, dataset: { score: String(hit.score), kind }, title: about || SCORES[kind].about },
-          scoreText(hit.score, kind, { short: !fullName }),
-        )
-      : null;
+  const relevance = relevanceEl(hit, { to, score, testid });
   const meta = h(
     "div",
     { class: "meta" },
     dateEl(hit.date, `${testid}-date`),
-    compact ? scoreEl : null,
+    compact ? relevance : null,
     compact ? null : categoryPills(hit, `${testid}-categories`),
     chip === undefined ? topicChip(hit.topic) : chip,
     compact ? null : h("span", { class: "spacer" }),
-    compact ? null : scoreEl,
+    compact ? null : relevance,
   );
   append(
     item,
-    h("div", { class: "hit-main" }, compact ? null : h("span", { class: "rank", "aria-hidden": "true" }, String(hit.rank)), h("div", { class: "hit-body" }, title, authors, meta, extra)),
+    h("div", { class: "hit-main" }, compact ? null : h("span", { class: "rank", "aria-hidden": "true" }, String(hit.rank)), h("div", { class: "hit-body" }, title, authors, snippetEl(hit.snippet, `${testid}-snippet`), meta, extra)),
     h("div", { class: "hit-actions" }, feedbackButtons(hit)),
   );
   return item;

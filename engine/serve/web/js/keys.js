@@ -1,7 +1,8 @@
 /* Keyboard paths beside the tabs' arrow keys and "/" for the search box: j and k move
  * to the next and previous paper of the list in view (results, the feed, recommendations,
  * a topic's papers), o opens it (as Enter on its focused title does), l likes it, u marks
- * it "less like this", and 1-5 switch tabs. Letters never act while the reader types. */
+ * it "less like this", 1-5 switch tabs, and ? shows them all. Letters never act while
+ * the reader types. */
 
 import { $$ } from "./dom.js";
 import { setView } from "./views.js";
@@ -32,9 +33,16 @@ const ACTIONS = {
   o: () => press(".hit-title"),
   l: () => press(".fb-like"),
   u: () => press(".fb-unlike"),
+  "?": () => showHelp(),
 };
 
+function showHelp() {
+  const dialog = document.getElementById("keys-help");
+  if (!dialog.open) dialog.showModal();
+}
+
 export function wireKeys() {
+  document.getElementById("keys-button").addEventListener("click", showHelp);
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     if (event.target.closest && event.target.closest("input, textarea, select, [contenteditable]")) return;

@@ -8,19 +8,20 @@
 
 import { adoptTokenFromUrl, api, showTokenPrompt, token } from "./api.js";
 import { $, clear, h, icon, showBanner } from "./dom.js";
-import { wireFeed } from "./feed.js";
+import { feedUrlPart, wireFeed } from "./feed.js";
 import { fillTopicSelect, renderActiveFilters } from "./filters.js";
 import { plural } from "./format.js";
 import { wireKeys } from "./keys.js";
 import { libraryPicker, refreshLibraries } from "./library.js";
-import { mapMessage, wireMap } from "./map.js";
-import { openPaper, renderDetailEmpty } from "./paper.js";
+import { mapMessage, mapUrlPart, wireMap } from "./map.js";
+import { paperUrlPart, renderDetailEmpty } from "./paper.js";
 import { marksChanged, wireRecommendations } from "./recommend.js";
-import { MODE_NAMES, renderSearchWelcome, runSearch, wireSearch } from "./search.js";
-import { app, loadMarks, searchInUrl } from "./state.js";
+import { registerView, restoreView, wireHistory } from "./router.js";
+import { renderSearchWelcome, searchUrlPart, wireSearch } from "./search.js";
+import { app, loadMarks } from "./state.js";
 import { wireTheme } from "./theme.js";
-import { ensureTopics, wireTopics } from "./topics.js";
-import { setView, wireTabs } from "./views.js";
+import { ensureTopics, topicUrlPart, wireTopics } from "./topics.js";
+import { viewUrlPart, wireTabs } from "./views.js";
 
 /** "arxiv87k · 87,412 papers · 63 topics in 35 broad", from /api/health alone. */
 function showIndexInfo(health) {
@@ -94,19 +95,21 @@ async function start() {
   renderDetailEmpty();
   mapMessage();
   marksChanged();
-  const { q, mode } = searchInUrl();
-  if (mode && MODE_NAMES[mode]) $("#mode").value = mode;
+  // the address's parts, in the order a view is restored: the search and the feed's
+  // window before the tab that shows them, the topic and the map's view after it
+  registerView("search", searchUrlPart.read, searchUrlPart.apply);
+  registerView("feed", feedUrlPart.read, feedUrlPart.apply);
+  registerView("tab", viewUrlPart.read, viewUrlPart.apply);
+  registerView("topic", topicUrlPart.read, topicUrlPart.apply);
+  registerView("paper", paperUrlPart.read, paperUrlPart.apply);
+  registerView("map", mapUrlPart.read, mapUrlPart.apply);
+  wireHistory();
   const health = await loadHealth();
   await loadMarks();
   refreshLibraries();
-  // links from digests and Atom feeds: /?tab=feed, /?paper=ID (the paper with its related papers)
-  const params = new URL(window.location.href).searchParams;
-  if (params.get("tab") === "feed") setView("feed");
-  if (params.get("paper")) openPaper(params.get("paper"));
-  if (q) {
-    $("#q").value = q;
-    runSearch();
-  } else renderSearchWelcome();
+  // links from digests and Atom feeds (/?tab=feed, /?paper=ID) are addresses like any other
+  await restoreView();
+  if (!$("#results").dataset.state) renderSearchWelcome();
   if (health && health.topics) loadTopicsInBackground();
   document.body.dataset.ready = "true";
 }

@@ -10,10 +10,11 @@ import { plural, topicColor } from "./format.js";
 import { displayView, overviewLevel, pointSize } from "./label-placement.js";
 import { hoverLabels, topicLabels } from "./map-labels.js";
 import { openPaper, openPaperId } from "./paper.js";
+import { adjusted } from "./router.js";
 import { searchHits } from "./search.js";
 import { app } from "./state.js";
 import { onThemeChange } from "./theme.js";
-import { setView } from "./views.js";
+import { currentView, setView } from "./views.js";
 
 const PLOTLY = "/static/vendor/plotly.min.js"; // served by paperscope itself: no CDN
 /* The plot's traces, in this order. */
@@ -87,6 +88,7 @@ export async function openMapView() {
       const [Plotly, data] = await Promise.all([loadPlotly(), api("/api/map")]);
       m.data = data;
       m.view = displayView(data.x, data.y, { fine: data.fine_topics, coarse: data.coarse_topics }, el.clientWidth, el.clientHeight);
+      m.view.xhi = data.x.reduce((a, b) => (b > a ? b : a), -Infinity); // what turning a map upright subtracts from
       m.index = new Map(data.ids.map((id, i) => [id, i]));
       if (!m.levelChosen) setMapLevel(overviewLevel(m.view.topics.fine.length, m.view.topics.coarse.length), false);
       await drawMap(Plotly);
@@ -171,7 +173,13 @@ async function drawMap(Plotly) {
     if (typeof id === "string" && id) openPaper(id);
   });
   el.on("plotly_relayout", (event) => {
-    if (event && Object.keys(event).some((key) => /^(xaxis|yaxis|autosize|width|height)/.test(key))) relabelMap();
+    if (event && Object.keys(event).some((key) => /^(xaxis|yaxis|autosize|width|height)/.test(key))) {
+      relabelMap();
+      if (Object.keys(event).some((key) => /^(xaxis|yaxis)/.test(key))) {
+        m.moved = !Object.keys(event).some((key) => key.endsWith("autorange")); // a double click is the overview again
+        adjusted();
+      }
+    }
   });
   relabelMap();
   if (m.showResults) updateMapResults();
@@ -205,6 +213,7 @@ export function highlightOnMap(id) {
 function setMapLevel(level, chosen = true) {
   m.level = level;
   m.levelChosen = m.levelChosen || chosen;
+  if (chosen) adjusted();
   for (const b of $$("[data-map-level]")) b.setAttribute("aria-pressed", String(b.dataset.mapLevel === level));
   if (!m.plotted) return;
   window.Plotly.restyle(plot(), { "marker.color": [mapColors(level)] }, [PAPERS]);
@@ -242,6 +251,46 @@ export async function showTopicOnMap(t, level) {
   const [y0, y1] = [Math.min(...ys), Math.max(...ys)];
   window.Plotly.relayout(plot(), { "xaxis.range": [x0 - pad(x0, x1), x1 + pad(x0, x1)], "yaxis.range": [y0 - pad(y0, y1), y1 + pad(y0, y1)] });
 }
+
+// The map's view in the address is in the layout's own coordinates (centre and half
+// width), not the screen's: a map turned upright on a phone opens a desktop's link on
+// the same place.
+const round = (v) => Number(v.toPrecision(5));
+
+/** Layout → screen coordinates (the map is turned a quarter on a tall screen). */
+function toScreen(x, y) {
+  return m.view.turned ? [y, m.view.xhi - x] : [x, y];
+}
+
+function toLayout(x, y) {
+  return m.view.turned ? [m.view.xhi - y, x] : [x, y];
+}
+
+/** The view's part of the address while the map is on screen: ``view=x,y,r`` and the colouring. */
+export const mapUrlPart = {
+  read() {
+    if (currentView() !== "map" || !m.plotted) return {};
+    const full = plot()._fullLayout;
+    const [x0, x1] = full.xaxis.range;
+    const [y0, y1] = full.yaxis.range;
+    const [x, y] = toLayout((x0 + x1) / 2, (y0 + y1) / 2);
+    const r = Math.max(Math.abs(x1 - x0), Math.abs(y1 - y0)) / 2;
+    return { colour: m.levelChosen ? m.level : null, view: m.moved ? [x, y, r].map(round).join(",") : null };
+  },
+  async apply(params) {
+    if (params.get("tab") !== "map") return;
+    const colour = params.get("colour");
+    if ((colour === "fine" || colour === "coarse") && colour !== m.level) setMapLevel(colour);
+    const view = (params.get("view") || "").split(",").map(Number);
+    if (view.length !== 3 || !view.every(Number.isFinite) || view[2] <= 0) return;
+    // not awaited by the restore: the plot may take a while to load
+    openMapView().then(() => {
+      if (!m.plotted) return;
+      const [x, y] = toScreen(view[0], view[1]);
+      window.Plotly.relayout(plot(), { "xaxis.range": [x - view[2], x + view[2]], "yaxis.range": [y - view[2], y + view[2]] });
+    });
+  },
+};
 
 export function wireMap() {
   for (const b of $$("[data-map-level]")) b.addEventListener("click", () => setMapLevel(b.dataset.mapLevel));

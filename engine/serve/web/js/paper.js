@@ -4,9 +4,10 @@
 import { api } from "./api.js";
 import { $, append, clear, errorBox, h, icon, loadingLines } from "./dom.js";
 import { encodeId } from "./format.js";
-import { categoryPills, dateEl, feedbackButtons, hitItem, markSelected, topicChip } from "./hits.js";
+import { categoryPills, dateEl, feedbackButtons, hitItem, markSelected, newestFirst, sortSwitch, topicChip } from "./hits.js";
 import { highlightOnMap, showOnMap } from "./map.js";
 import { because } from "./reasons.js";
+import { navigated } from "./router.js";
 import { app } from "./state.js";
 import { rich } from "./tex.js";
 
@@ -14,7 +15,7 @@ const MAX_BACK = 50;
 const AUTHORS_SHOWN = 12;
 
 /** ``seq`` numbers the requests: a slow answer for a paper no longer open is dropped. */
-const detail = { id: null, stack: [], seq: 0 };
+const detail = { id: null, stack: [], seq: 0, sort: "relevance" };
 
 /** The id of the paper in the pane, or null. */
 export const openPaperId = () => detail.id;
@@ -43,6 +44,7 @@ export async function openPaper(id, { push = true } = {}) {
   }
   d.id = id;
   const seq = ++d.seq;
+  navigated();
   markSelected();
   highlightOnMap(id);
   const pane = $("#detail");
@@ -73,8 +75,7 @@ export async function openPaper(id, { push = true } = {}) {
     const related = await relatedReq;
     if (seq !== d.seq) return;
     relatedBox.dataset.state = "ready";
-    if (!related.hits.length) clear(relatedBox, h("p", { class: "muted" }, "No related papers."));
-    else clear(relatedBox, h("ol", { class: "hit-list compact-list", testid: "related-list" }, related.hits.map((hit) => hitItem(hit, { compact: true, testid: "related", score: related.score || "cosine", extra: because(hit.because) }))));
+    renderRelated(related);
   } catch (err) {
     if (seq !== d.seq) return;
     relatedBox.dataset.state = "error";
@@ -82,14 +83,44 @@ export async function openPaper(id, { push = true } = {}) {
   }
 }
 
-function closePaper() {
+/** The related papers, by relevance or newest first (the reader's choice, kept while papers change). */
+function renderRelated(related) {
+  const box = $("#related");
+  if (!related.hits.length) {
+    clear(box, h("p", { class: "muted" }, "No related papers."));
+    return;
+  }
+  const hits = detail.sort === "date" ? newestFirst(related.hits) : related.hits;
+  const resort = (sort) => {
+    detail.sort = sort;
+    renderRelated(related);
+  };
+  clear(
+    box,
+    sortSwitch(detail.sort, resort, "related-sort"),
+    h("ol", { class: "hit-list compact-list", testid: "related-list" }, hits.map((hit) => hitItem(hit, { compact: true, testid: "related", score: related.score || "cosine", to: "paper", extra: because(hit.because) }))),
+  );
+}
+
+export function closePaper() {
   detail.id = null;
   detail.stack = [];
   detail.seq++;
+  navigated();
   markSelected();
   highlightOnMap(null);
   renderDetailEmpty();
 }
+
+/** The open paper's part of the address. */
+export const paperUrlPart = {
+  read: () => ({ paper: detail.id }),
+  apply(params) {
+    const id = params.get("paper");
+    if (id && id !== detail.id) openPaper(id, { push: false });
+    else if (!id && detail.id) closePaper();
+  },
+};
 
 function detailNav(id, hasMap = false) {
   const d = detail;

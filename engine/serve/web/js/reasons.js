@@ -1,5 +1,5 @@
 /* Why a related or recommended paper was chosen, from the answer's ``because``: the
- * liked paper it is closest to (recommendations only), their cosine similarity, the
+ * liked paper it is closest to (recommendations only), the
  * words they share that weigh most, and, in an index built with sentence vectors, the
  * pair of sentences that matched best. */
 
@@ -9,15 +9,11 @@ import { rich } from "./tex.js";
 
 export function because(reason) {
   if (!reason) return null;
-  const similarity = typeof reason.similarity === "number" ? `similarity ${reason.similarity.toFixed(2)}` : null;
+  // the cosine is the hit's relevance, shown on its meta line: not repeated here
   const source = reason.like
-    ? [
-        "Because you liked ",
-        h("button", { type: "button", class: "link", testid: "because-title", dataset: { id: reason.like }, onclick: () => openPaper(reason.like) }, rich(reason.title || reason.like)),
-        similarity ? h("span", { class: "muted" }, ` · ${similarity}`) : null,
-      ]
-    : [similarity ? h("span", { class: "muted" }, similarity[0].toUpperCase() + similarity.slice(1)) : null];
-  const words = reason.words && reason.words.length ? h("span", { class: "shared", testid: "because-words" }, " · shared words ", reason.words.map((w) => h("span", { class: "word" }, w))) : null;
+    ? ["Because you liked ", h("button", { type: "button", class: "link", testid: "because-title", dataset: { id: reason.like }, onclick: () => openPaper(reason.like) }, rich(reason.title || reason.like))]
+    : [];
+  const words = reason.words && reason.words.length ? h("span", { class: "shared", testid: "because-words" }, source.length ? " · shared words " : "Shared words ", reason.words.map((w) => h("span", { class: "word" }, w))) : null;
   const pair = reason.sentences
     ? h(
         "span",

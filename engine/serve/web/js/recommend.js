@@ -4,7 +4,7 @@
 import { api } from "./api.js";
 import { $, clear, emptyState, errorBox, h, icon, loadingLines } from "./dom.js";
 import { plural } from "./format.js";
-import { hitItem, refreshFeedbackButtons } from "./hits.js";
+import { hitItem, newestFirst, refreshFeedbackButtons, sortSwitch } from "./hits.js";
 import { because } from "./reasons.js";
 import { clearMarks, currentMarks, onMarksChange, unmark } from "./state.js";
 import { plain, rich } from "./tex.js";
@@ -12,7 +12,7 @@ import { plain, rich } from "./tex.js";
 const MAX_EXAMPLES = 100; // the API's limit on liked / unliked papers per request
 const SETTLE_MS = 150; // several quick clicks make one request
 
-const recs = { seq: 0, timer: 0 };
+const recs = { seq: 0, timer: 0, answer: null, sort: "relevance" };
 
 /** Brings the page up to date with the marks: buttons, tab badge, chips, recommendations. */
 export function marksChanged() {
@@ -98,18 +98,29 @@ async function loadRecommendations() {
 
 function renderRecommendations(answer) {
   const box = $("#recommendations");
+  recs.answer = answer;
   if (!answer.hits.length) {
     clear(box, emptyState("Nothing to recommend", "No other paper in the index is close to the ones you like, with these marks."));
     return;
   }
+  const hits = recs.sort === "date" ? newestFirst(answer.hits) : answer.hits;
   const list = h(
     "ol",
     { class: "hit-list", testid: "recommendation-list" },
-    answer.hits.map((hit) => hitItem(hit, { extra: because(hit.because), testid: "recommendation", score: answer.score || "cosine" })),
+    hits.map((hit) => hitItem(hit, { extra: because(hit.because), testid: "recommendation", score: answer.score || "cosine", to: "liked" })),
   );
+  const resort = (sort) => {
+    recs.sort = sort;
+    renderRecommendations(recs.answer);
+  };
   clear(
     box,
-    h("p", { class: "status-line" }, `${plural(answer.hits.length, "paper")} based on ${plural(answer.like.length, "liked paper")}`, answer.unlike.length ? ` and ${answer.unlike.length.toLocaleString("en")} marked “less like this”` : ""),
+    h(
+      "div",
+      { class: "status-line" },
+      h("span", null, `${plural(answer.hits.length, "paper")} based on ${plural(answer.like.length, "liked paper")}`, answer.unlike.length ? ` and ${answer.unlike.length.toLocaleString("en")} marked “less like this”` : ""),
+      sortSwitch(recs.sort, resort, "recommendation-sort"),
+    ),
     list,
   );
 }

@@ -4,11 +4,12 @@
 import { api, isAbort } from "./api.js";
 import { $, clear, emptyState, errorBox, h, icon, loadingLines } from "./dom.js";
 import { exportButtons } from "./exports.js";
-import { activeFilterCount, currentFilters, setTopicFilter, wireFilters } from "./filters.js";
+import { activeFilterCount, currentFilters, setFilters, setTopicFilter, wireFilters } from "./filters.js";
 import { plural, topicColor } from "./format.js";
-import { hitItem, topicChip } from "./hits.js";
+import { hitItem, sortSwitch, topicChip } from "./hits.js";
 import { searchResultsChanged } from "./map.js";
-import { app, putSearchInUrl } from "./state.js";
+import { navigated } from "./router.js";
+import { app } from "./state.js";
 import { topicLabel, topicList } from "./topics.js";
 import { setView } from "./views.js";
 
@@ -18,8 +19,10 @@ const MODE_SCORES = { hybrid: "rrf", dense: "cosine", lexical: "bm25" };
 const PAGE = 20; // results per page
 const MAX_K = 100; // the API's limit
 
-/** ``seq`` and ``controller``: a newer search cancels the one in flight. */
-const search = { seq: 0, q: "", k: PAGE, hits: [], controller: null };
+/** ``seq`` and ``controller``: a newer search cancels the one in flight; ``shown``: the
+ * search on screen as the URL says it (null before the first); ``sort``: relevance or date. */
+const search = { seq: 0, q: "", k: PAGE, hits: [], controller: null, shown: null, sort: "relevance" };
+const SORTS = ["relevance", "date"];
 
 /** The hits shown, for the map's "Show search results". */
 export const searchHits = () => search.hits;
@@ -38,7 +41,8 @@ export async function runSearch({ k = PAGE } = {}) {
     return;
   }
   const filters = currentFilters();
-  const params = new URLSearchParams({ q, k: String(k), mode });
+  search.shown = { q, mode, sort: search.sort, filters };
+  const params = new URLSearchParams({ q, k: String(k), mode, sort: search.sort });
   for (const c of filters.categories) params.append("category", c);
   if (filters.since) params.set("since", filters.since);
   if (filters.until) params.set("until", filters.until);
@@ -57,7 +61,7 @@ export async function runSearch({ k = PAGE } = {}) {
   setStatus(h("span", { class: "spinner", "aria-hidden": "true" }), "Searching…");
   // "Show more" keeps the list in place; a new search clears it
   if (k === PAGE) clear(results, loadingLines(5));
-  putSearchInUrl(q, mode);
+  navigated();
   try {
     const answer = await api(`/api/search?${params}`, { signal: controller.signal });
     if (seq !== search.seq) return;
@@ -96,6 +100,10 @@ function renderResults(answer, filters) {
     h("q", null, answer.query),
     h("span", { class: "muted" }, ` · ${MODE_NAMES[answer.mode] || answer.mode}${elapsed}`),
     exportButtons({ ids: answer.hits.slice(0, 500).map((hit) => hit.id).join(",") }, { testid: "search-export" }),
+    sortSwitch(search.sort, (sort) => {
+      search.sort = sort;
+      runSearch();
+    }, "search-sort"),
   );
   const score = answer.score || MODE_SCORES[answer.mode];
   const list = h(
@@ -105,7 +113,6 @@ function renderResults(answer, filters) {
       hitItem(hit, {
         testid: "result",
         score,
-        fullName: true,
         chip: topicChip(hit.topic, {
           onClick: { title: `Topic: ${hit.topic ? hit.topic.label : ""}. Narrow this search to it`, run: (topic) => filterByTopic(topic, "fine") },
         }),
@@ -117,6 +124,58 @@ function renderResults(answer, filters) {
       ? h("button", { type: "button", class: "btn btn-quiet more", testid: "more-results", onclick: () => runSearch({ k: Math.min(MAX_K, search.k + PAGE) }) }, "Show more results")
       : null;
   clear(results, list, more);
+}
+
+/** The search's part of the address: what was searched, not what is being typed. */
+export const searchUrlPart = {
+  read() {
+    const shown = search.shown;
+    if (!shown) return {};
+    const f = shown.filters;
+    return {
+      q: shown.q,
+      mode: shown.mode !== "hybrid" ? shown.mode : null,
+      sort: shown.sort !== "relevance" ? shown.sort : null,
+      category: f.categories,
+      since: f.since,
+      until: f.until,
+      within: f.topic ? `${f.topic.level}:${f.topic.id}` : null,
+    };
+  },
+  apply(params) {
+    const q = (params.get("q") || "").trim();
+    const mode = MODE_NAMES[params.get("mode")] ? params.get("mode") : "hybrid";
+    const sort = SORTS.includes(params.get("sort")) ? params.get("sort") : "relevance";
+    const within = /^(fine|coarse):-?\d+$/.test(params.get("within") || "") ? params.get("within").split(":") : null;
+    setFilters({
+      categories: params.getAll("category").flatMap((c) => c.split(/[\s,]+/)).filter(Boolean),
+      since: params.get("since") || "",
+      until: params.get("until") || "",
+      topic: within ? { level: within[0], id: Number(within[1]) } : null,
+    });
+    $("#q").value = q;
+    $("#mode").value = mode;
+    search.sort = sort;
+    if (!q) {
+      if (search.shown) resetSearch();
+      return;
+    }
+    const wanted = JSON.stringify({ q, mode, sort, filters: currentFilters() });
+    const shown = search.shown && JSON.stringify({ q: search.shown.q, mode: search.shown.mode, sort: search.shown.sort, filters: search.shown.filters });
+    if (wanted !== shown) runSearch(); // not awaited: the rest of the view restores meanwhile
+  },
+};
+
+/** Back to before the first search: the welcome. */
+function resetSearch() {
+  search.seq++;
+  if (search.controller) search.controller.abort();
+  Object.assign(search, { shown: null, q: "", hits: [] });
+  setStatus();
+  clear($("#results"));
+  delete $("#results").dataset.state;
+  renderSearchWelcome();
+  searchResultsChanged();
 }
 
 /** Narrows the search to a topic: reruns the query, or asks for one. */

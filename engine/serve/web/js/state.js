@@ -1,7 +1,6 @@
 /* What outlives a single view: the server's health answer, the reader's marks (likes
  * and unlikes, kept by the server in a library, the same one `paperscope library`
- * reads and writes), and the search kept in the URL so a results page can be shared
- * or reloaded. Only the name of the library the reader works in stays in this browser. */
+ * reads and writes). Only the name of the library the reader works in stays in this browser. */
 
 import { api, storage } from "./api.js";
 import { showBanner } from "./dom.js";
@@ -136,20 +135,3 @@ export async function clearMarks() {
 document.addEventListener("visibilitychange", () => {
   if (document.visibilityState === "visible") loadMarks();
 });
-
-// --------------------------------------------------------------- URL state
-
-/** The query and mode the page was opened with (?q=…&mode=…). */
-export function searchInUrl() {
-  const params = new URL(window.location.href).searchParams;
-  return { q: params.get("q"), mode: params.get("mode") };
-}
-
-/** Writes the search into the URL without a history entry per keystroke-and-Enter. */
-export function putSearchInUrl(q, mode) {
-  const url = new URL(window.location.href);
-  url.searchParams.set("q", q);
-  if (mode !== "hybrid") url.searchParams.set("mode", mode);
-  else url.searchParams.delete("mode");
-  history.replaceState(null, "", url.pathname + url.search + url.hash);
-}

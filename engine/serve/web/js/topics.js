@@ -9,10 +9,11 @@ import { plural, topicColor } from "./format.js";
 import { exportButtons } from "./exports.js";
 import { hitItem, topicChip } from "./hits.js";
 import { showTopicOnMap } from "./map.js";
+import { adjusted, navigated } from "./router.js";
 import { filterByTopic } from "./search.js";
 import { app, currentLibrary } from "./state.js";
 import { emergingBadge, ensureTrends, trendChart, trendOf } from "./trends.js";
-import { setView } from "./views.js";
+import { currentView, setView } from "./views.js";
 
 const FIRST_PAPERS = 50;
 const MAX_PAPERS = 1000; // the API's limit
@@ -64,7 +65,7 @@ export async function openTopicsView() {
     .catch(() => {}); // no trends (an old server): the list simply has no charts
   if (!shown.topic || shown.topic.level !== shown.level) {
     const first = lists[shown.level][0];
-    if (first) showTopic(first.id, shown.level, { switchView: false });
+    if (first) showTopic(first.id, shown.level, { switchView: false, chosen: false });
     else clear($("#topic-body"), emptyState("No topics", "This index has no topics at this level."));
   }
 }
@@ -103,10 +104,13 @@ function setTopicLevel(level) {
 }
 
 /** Shows one topic and its papers (the first FIRST_PAPERS, or ``k``). */
-export async function showTopic(id, level = "fine", { switchView = true, k = FIRST_PAPERS } = {}) {
+export async function showTopic(id, level = "fine", { switchView = true, k = FIRST_PAPERS, chosen = true } = {}) {
   if (switchView) setView("topics", { load: false });
   if (shown.level !== level) setTopicLevel(level);
   shown.topic = { id, level };
+  // the reader's choice is a step back can return to; the first topic shown by default is not
+  if (chosen) navigated();
+  else adjusted();
   const seq = ++shown.seq;
   const body = $("#topic-body");
   body.dataset.state = "loading";
@@ -159,7 +163,7 @@ function renderTopic(t, level, k) {
     ),
     h("h2", { class: "section-title" }, "Papers, nearest the centre first"),
     hits.length
-      ? h("ol", { class: "hit-list", testid: "topic-papers" }, hits.map((hit) => hitItem(hit, { testid: "topic-paper", chip: null, about: "Cosine similarity to the topic's centre" })))
+      ? h("ol", { class: "hit-list", testid: "topic-papers" }, hits.map((hit) => hitItem(hit, { testid: "topic-paper", chip: null, to: "topic" })))
       : emptyState("No papers", null),
     hits.length < t.size && k < MAX_PAPERS
       ? h("button", { type: "button", class: "btn btn-quiet more", testid: "topic-more", onclick: () => showTopic(t.id, level, { switchView: false, k: Math.min(MAX_PAPERS, t.size) }) }, `Show all ${plural(t.size, "paper")}`)
@@ -188,6 +192,17 @@ function topicTrend(t, level) {
   if (!trend) return null;
   return h("div", { class: "topic-trend" }, h("p", { class: "eyebrow" }, "Papers per month ", emergingBadge(trend)), trendChart(trend, { large: true, testid: "topic-trend-large" }));
 }
+
+/** The topic shown in the Topics view, as ``topic=level:id``. */
+export const topicUrlPart = {
+  read: () => (currentView() === "topics" && shown.topic ? { topic: `${shown.topic.level}:${shown.topic.id}` } : {}),
+  apply(params) {
+    const found = /^(fine|coarse):(-?\d+)$/.exec(params.get("topic") || "");
+    if (!found || params.get("tab") !== "topics") return;
+    const [level, id] = [found[1], Number(found[2])];
+    if (!shown.topic || shown.topic.id !== id || shown.topic.level !== level) showTopic(id, level, { switchView: false });
+  },
+};
 
 export function wireTopics() {
   for (const b of $$("[data-level]", $(".topics-side"))) {

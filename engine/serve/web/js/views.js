@@ -4,7 +4,13 @@
 import { $$ } from "./dom.js";
 import { openFeedView } from "./feed.js";
 import { openMapView } from "./map.js";
+import { navigated } from "./router.js";
 import { openTopicsView } from "./topics.js";
+
+const VIEWS = ["search", "feed", "foryou", "topics", "map"];
+
+/** The view on screen. */
+export const currentView = () => document.body.dataset.view || "search";
 
 /** Shows ``view``; ``load`` fetches what it needs (topics, map) on first showing. */
 export function setView(view, { load = true, focus = false } = {}) {
@@ -16,6 +22,7 @@ export function setView(view, { load = true, focus = false } = {}) {
   }
   for (const panel of $$(".view")) panel.hidden = panel.id !== `view-${view}`;
   document.body.dataset.view = view;
+  navigated();
   if (!load) return;
   if (view === "feed") openFeedView();
   if (view === "topics") openTopicsView();
@@ -42,3 +49,14 @@ export function wireTabs() {
     });
   }
 }
+
+/** The tab's part of the address (Search is the default: no parameter). */
+export const viewUrlPart = {
+  read: () => ({ tab: currentView() !== "search" ? currentView() : null }),
+  apply(params) {
+    const wanted = VIEWS.includes(params.get("tab")) ? params.get("tab") : "search";
+    const tab = document.getElementById(`tab-${wanted}`);
+    const view = tab && tab.disabled ? "search" : wanted; // an index without topics has no map
+    if (view !== currentView() || !document.body.dataset.view) setView(view);
+  },
+};
