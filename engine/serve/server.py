@@ -104,15 +104,18 @@ def serve(
 def _serve(index: Path, host: str, port: int, token: str | None, hosts: tuple[str, ...], verify_every) -> None:
     from engine.query.live import LiveIndex
     from engine.serve.api import create_app
+    from engine.serve.warmup import warm
 
     live = LiveIndex(index)
-    live.current().search("warm up the model", k=1, mode="dense")  # load before the first request
     if verify_every:
         live.verify_every(verify_every)
     app = create_app(live, token, hosts)
     ix = live.current()
-    print(
-        f"paperscope: serving {index} ({len(ix):,} papers, version {live.version}) on http://{host}:{port}/", flush=True
+    tick = time.perf_counter()
+    app.state.warm_up_ms = warm(ix, app.state.maps)  # before the socket opens: the first request is as quick as any
+    ready = (
+        f"paperscope: serving {index} ({len(ix):,} papers, version {live.version}) on http://{host}:{port}/"
+        f" (warmed up in {time.perf_counter() - tick:.1f} s)"
     )
     protocol = guarded_protocol(_connection_cap(), REQUEST_TIMEOUT, STALL_TIMEOUT)
     config = uvicorn.Config(
@@ -128,7 +131,7 @@ def _serve(index: Path, host: str, port: int, token: str | None, hosts: tuple[st
         h11_max_incomplete_event_size=16 * 1024,  # bounds request lines and headers
     )
     try:
-        _Server(config).run()
+        _Server(config, ready).run()
     finally:
         live.close()
 
@@ -136,7 +139,17 @@ def _serve(index: Path, host: str, port: int, token: str | None, hosts: tuple[st
 class _Server(uvicorn.Server):
     """uvicorn's server, but a stop signal ends it with exit status 0: uvicorn re-raises
     the signal after its graceful shutdown, so the process would die *by* SIGTERM
-    (status -15) and a supervisor would log a failure."""
+    (status -15) and a supervisor would log a failure. It says it is serving once its
+    socket listens, not before."""
+
+    def __init__(self, config: uvicorn.Config, ready_message: str = "") -> None:
+        super().__init__(config)
+        self._ready_message = ready_message
+
+    async def startup(self, sockets=None) -> None:
+        await super().startup(sockets)
+        if self.started and self._ready_message:
+            print(self._ready_message, flush=True)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:

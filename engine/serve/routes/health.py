@@ -29,6 +29,8 @@ def health(request: Request, ix: Index) -> dict:
         "topics": ix.has_topics(),
         "token_required": state.token is not None,
         "uptime_s": round(time.time() - state.started, 1),
+        # what ran before the server said it was listening, in ms per step (engine.serve.warmup)
+        "warm_up_ms": getattr(state, "warm_up_ms", {}),
         # serve --verify-every: the last full check ({at, version, sound, problems}; null
         # when off), and the versions not used (damaged, or failed to open). Why is in
         # the server's log: the reasons name files, and health needs no token.

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
 
 from engine.errors import UnknownTopic
@@ -51,22 +52,25 @@ def topic(
 
 
 @router.get("/api/map")
-def topic_map(request: Request, ix: Index) -> dict:
+def topic_map(request: Request, ix: Index) -> Response:
     """Every paper's map position and topics, column by column, and the topics' centres."""
-    return request.app.state.maps.get(ix)
+    return Response(request.app.state.maps.get(ix), media_type="application/json")
 
 
 class MapCache:
-    """The map answer of each version, built once (it is the largest answer: ~10 MB at 87k)."""
+    """The map answer of each version, built and serialized once: it is the largest
+    answer (~10 MB at 87k), and encoding it per request took seconds."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._version: str | None = None
-        self._answer: dict | None = None
+        self._body: bytes | None = None
 
-    def get(self, ix) -> dict:
+    def get(self, ix) -> bytes:
         version = ix.manifest["version"]
         with self._lock:
             if self._version != version:
-                self._answer, self._version = answers.map_answer(ix), version
-            return self._answer
+                answer = answers.map_answer(ix)
+                self._body = json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode()
+                self._version = version
+            return self._body
