@@ -13,6 +13,7 @@ the same time (each waits up to ``BUSY_SECONDS`` for the other).
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -77,6 +78,9 @@ CREATE TABLE IF NOT EXISTS choices (
 """
 
 
+_connections = threading.local()  # per thread: {path: (connection, inode)}
+
+
 class LibraryStore:
     """The libraries of one index (or any file given). Opening costs nothing: each call
     opens its own short connection, so threads and processes can share the file."""
@@ -90,12 +94,13 @@ class LibraryStore:
 
     @contextmanager
     def _transaction(self, write: bool) -> Iterator[sqlite3.Connection]:
-        if not write and not self.path.exists():
-            # reading never creates the file (a read-only index folder stays untouched)
+        # reading never creates the file (a read-only index folder stays untouched)
+        stand_in = not write and not self.path.exists()
+        if stand_in:
             db = sqlite3.connect(":memory:", isolation_level=None)
             db.executescript(SCHEMA)
         else:
-            db = self._open()
+            db = self._connection()
         try:
             db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             yield db
@@ -104,9 +109,37 @@ class LibraryStore:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             if isinstance(exc, sqlite3.OperationalError):  # locked past the wait, read-only, disk full
+                self._forget(db)
                 raise LibraryUnavailable(f"{self.path}: the library store cannot be written: {exc}") from None
             raise
         finally:
+            if stand_in:
+                db.close()
+
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's open connection to the store, kept between transactions: opening
+        one per transaction set up WAL and the schema each time, and the last close
+        checkpointed the log (fsyncs) on every request; a feed made six. Reopened when
+        the file was replaced or deleted since (its inode changed)."""
+        key = str(self.path)
+        kept = _connections.__dict__.setdefault("open", {})
+        try:
+            stamp = self.path.stat().st_ino
+        except OSError:
+            stamp = None
+        found = kept.get(key)
+        if found is not None and found[1] == stamp and stamp is not None:
+            return found[0]
+        if found is not None:
+            found[0].close()
+        db = self._open()
+        kept[key] = (db, self.path.stat().st_ino)
+        return db
+
+    def _forget(self, db: sqlite3.Connection) -> None:
+        kept = _connections.__dict__.get("open", {})
+        if kept.get(str(self.path), (None,))[0] is db:
+            del kept[str(self.path)]
             db.close()
 
     def _open(self) -> sqlite3.Connection:
