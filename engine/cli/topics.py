@@ -84,9 +84,7 @@ def topic_command(
             print_json(answers.topic_answer(ix, topic_id, level, k))
             return
         found = ix.topic(topic_id, level)
-        hits = ix.topic_papers(topic_id, level)
-        if k > 0:
-            hits = hits[:k]
+        hits = ix.topic_papers(topic_id, level, k)
     keywords = ", ".join(found.keywords)
     print_hits(hits, f"{level} topic {found.id}: {found.label} ({found.size} papers) — {keywords}")
 

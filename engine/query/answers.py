@@ -114,9 +114,7 @@ def topics_answer(ix: PaperIndex, level: str, members: bool = True) -> dict:
 def topic_answer(ix: PaperIndex, topic_id: int, level: str, k: int = 0) -> dict:
     """One topic and its papers, nearest its centre first (the first ``k`` when k > 0)."""
     found = ix.topic(topic_id, level)
-    hits = ix.topic_papers(topic_id, level)
-    if k > 0:
-        hits = hits[:k]
+    hits = ix.topic_papers(topic_id, level, k)
     return dict(topic_summary(found, ix, coarse_labels(ix)), hits=[hit.to_dict() for hit in hits])
 
 

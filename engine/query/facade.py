@@ -220,13 +220,15 @@ class PaperIndex:
             raise UnknownTopic(self._no_topic_message(topic_id, level))
         return found
 
-    def topic_papers(self, topic_id: int, level: str = "fine") -> list[ranking.Hit]:
-        """A topic's papers, nearest its centre first (score = cosine to the centroid)."""
+    def topic_papers(self, topic_id: int, level: str = "fine", k: int = 0) -> list[ranking.Hit]:
+        """A topic's papers, nearest its centre first (score = cosine to the centroid);
+        the first ``k`` when k > 0 (only those are read: a broad topic holds thousands)."""
         self.topic(topic_id, level)
         rows = topic_store.rows_in(self._artifact.db, level, int(topic_id))
         centroid = np.asarray(self._artifact.vectors[rows], dtype=np.float32).mean(axis=0)
         centroid /= np.linalg.norm(centroid) or 1.0
-        return ranking.nearest(self._artifact, self._faiss, centroid, len(rows), allowed=rows)
+        wanted = min(k, len(rows)) if k > 0 else len(rows)
+        return ranking.nearest(self._artifact, self._faiss, centroid, wanted, allowed=rows)
 
     def topic_members(self, topic_id: int, level: str = "fine") -> list[str]:
         """Ids of every paper in a topic."""
