@@ -9,7 +9,7 @@ import { plural } from "./format.js";
 import { hitItem, newestFirst, sortSwitch } from "./hits.js";
 import { refreshLibraries } from "./library.js";
 import { navigated } from "./router.js";
-import { currentLibrary, libraryExists, onMarksChange } from "./state.js";
+import { currentLibrary, currentMarks, libraryExists, onMarksChange } from "./state.js";
 import { rich } from "./tex.js";
 import { currentView } from "./views.js";
 
@@ -30,7 +30,9 @@ export async function openFeedView() {
   clear(box, loadingLines(4));
   renderTools();
   try {
-    if (!(await libraryExists())) {
+    // a library with marks exists: only an empty one needs asking (saves a round trip)
+    const marks = currentMarks();
+    if (!marks.like.length && !marks.unlike.length && !(await libraryExists())) {
       const missing = new Error("no such library");
       missing.status = 404;
       throw missing;

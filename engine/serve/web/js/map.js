@@ -9,7 +9,7 @@ import { $, $$, clear, errorBox, h } from "./dom.js";
 import { plural, topicColor } from "./format.js";
 import { displayView, overviewLevel, pointSize } from "./label-placement.js";
 import { hoverLabels, topicLabels } from "./map-labels.js";
-import { openPaper, openPaperId } from "./paper.js";
+import { openPaper } from "./paper.js";
 import { adjusted } from "./router.js";
 import { searchHits } from "./search.js";
 import { app } from "./state.js";
@@ -20,7 +20,6 @@ const PLOTLY = "/static/vendor/plotly.min.js"; // served by paperscope itself: n
 /* The plot's traces, in this order. */
 const PAPERS = 0;
 const RESULTS = 1;
-const SELECTED = 2;
 
 /** ``data``: /api/map; ``view``: it in display coordinates; ``index``: id → point;
  * ``colors`` / ``hover``: built once each; ``level``: the colouring. */
@@ -69,7 +68,29 @@ function relabelMap() {
     const el = plot();
     const { level, annotations, shapes } = topicLabels(el._fullLayout, m.view, getComputedStyle(document.body).fontFamily, m.level);
     el.dataset.labels = level || "";
-    window.Plotly.relayout(el, { annotations, shapes });
+    m.labelShapes = shapes;
+    window.Plotly.relayout(el, { annotations, shapes: [...shapes, ...ringShape()] });
+  });
+}
+
+/** The open paper's ring: a layout shape of fixed pixel size at the point. Shapes are
+ * drawn apart from the points, so moving the ring costs no redraw of 87k of them (a
+ * restyle of a WebGL trace took ~100 ms). */
+function ringShape() {
+  const i = m.ringed ? m.index.get(m.ringed) : undefined;
+  if (i === undefined) return [];
+  const r = 9;
+  const accent = cssColor("--accent");
+  return [{ type: "circle", xref: "x", yref: "y", xsizemode: "pixel", ysizemode: "pixel", xanchor: m.view.x[i], yanchor: m.view.y[i], x0: -r, x1: r, y0: -r, y1: r, line: { color: accent, width: 2.5 }, fillcolor: "rgba(0,0,0,0)", layer: "above" }];
+}
+
+/** Starts fetching what the map needs (plotly and the data) before it is opened: the
+ * reader's pointer on the Map tab is a good sign it will be. Both are kept for openMapView. */
+export function prefetchMap() {
+  if (!app.health || !app.health.topics || m.data || m.fetching) return;
+  m.fetching = Promise.all([loadPlotly(), api("/api/map")]);
+  m.fetching.catch(() => {
+    m.fetching = null; // openMapView will try again, and say why
   });
 }
 
@@ -78,6 +99,8 @@ export async function openMapView() {
   if (m.plotted) {
     // the plot was drawn while hidden or at another window size
     window.Plotly.Plots.resize(el);
+    if (m.drawnRing !== m.ringed) highlightOnMap(m.ringed);
+    if (m.resultsStale) updateMapResults();
     return;
   }
   if (m.loading) return m.loading;
@@ -85,14 +108,22 @@ export async function openMapView() {
   el.dataset.state = "loading";
   m.loading = (async () => {
     try {
-      const [Plotly, data] = await Promise.all([loadPlotly(), api("/api/map")]);
+      // marks for benchmarks/page.py: where a first paint's time goes
+      performance.mark("map:open");
+      prefetchMap();
+      const [Plotly, data] = await (m.fetching || Promise.all([loadPlotly(), api("/api/map")]));
+      performance.mark("map:fetched");
       m.data = data;
       m.view = displayView(data.x, data.y, { fine: data.fine_topics, coarse: data.coarse_topics }, el.clientWidth, el.clientHeight);
       m.view.xhi = data.x.reduce((a, b) => (b > a ? b : a), -Infinity); // what turning a map upright subtracts from
       m.index = new Map(data.ids.map((id, i) => [id, i]));
       if (!m.levelChosen) setMapLevel(overviewLevel(m.view.topics.fine.length, m.view.topics.coarse.length), false);
+      performance.mark("map:prepared");
       await drawMap(Plotly);
+      performance.mark("map:drawn");
       m.plotted = true;
+      if (m.ringed) highlightOnMap(m.ringed);
+      if (m.showResults) updateMapResults();
       el.dataset.state = "ready";
       mapMessage();
       $("#map-info").textContent = `${plural(data.papers, "paper")} · scroll to zoom · click a point to open it`;
@@ -106,7 +137,6 @@ export async function openMapView() {
   return m.loading;
 }
 
-/** An empty overlay trace: the search results, or the open paper's ring. */
 /** A colour of the page's theme (app.css's custom properties), for what plotly draws. */
 const cssColor = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 
@@ -114,9 +144,10 @@ const cssColor = (name) => getComputedStyle(document.documentElement).getPropert
 function recolourMap(el) {
   if (!el || !el._fullLayout || !window.Plotly) return;
   const paper = cssColor("--surface");
-  window.Plotly.relayout(el, { paper_bgcolor: paper, plot_bgcolor: paper, "hoverlabel.bgcolor": paper, "hoverlabel.font.color": cssColor("--text") });
+  window.Plotly.relayout(el, { paper_bgcolor: paper, plot_bgcolor: paper, "hoverlabel.bgcolor": paper, "hoverlabel.font.color": cssColor("--text"), shapes: [...(m.labelShapes || []), ...ringShape()] });
 }
 
+/** An empty overlay trace: the search results. */
 function overlay(name, marker) {
   return { type: "scattergl", mode: "markers", name, x: [], y: [], customdata: [], text: [], hovertemplate: "%{text}<extra></extra>", marker };
 }
@@ -140,7 +171,6 @@ async function drawMap(Plotly) {
   const ink = cssColor("--text");
   const paper = cssColor("--surface");
   const results = overlay("search results", { color: ink, size: size + 6, symbol: "circle", line: { color: paper, width: 1.5 } });
-  const selected = overlay("open paper", { color: "rgba(52,70,176,0.18)", size: size + 14, symbol: "circle", line: { color: "#3446b0", width: 2.5 } });
   const font = getComputedStyle(document.body).fontFamily;
   const layout = {
     margin: { l: 8, r: 8, t: 8, b: 8 },
@@ -163,7 +193,7 @@ async function drawMap(Plotly) {
     scrollZoom: true,
     modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d", "toImage"],
   };
-  await Plotly.newPlot(el, [points, results, selected], layout, config);
+  await Plotly.newPlot(el, [points, results], layout, config);
   // the panel changes size without the window doing so (a paper opens beside the map)
   new ResizeObserver(() => el.offsetParent && window.Plotly.Plots.resize(el)).observe(el);
   el.on("plotly_click", (event) => {
@@ -182,8 +212,6 @@ async function drawMap(Plotly) {
     }
   });
   relabelMap();
-  if (m.showResults) updateMapResults();
-  if (openPaperId()) highlightOnMap(openPaperId());
 }
 
 /** The restyle that shows ``ids`` (those on the map) in an overlay trace. */
@@ -195,6 +223,8 @@ function pointsTrace(ids) {
 
 function updateMapResults() {
   if (!m.plotted) return;
+  m.resultsStale = currentView() !== "map";
+  if (m.resultsStale) return; // drawn when the map is shown
   const ids = m.showResults ? searchHits().map((hit) => hit.id) : [];
   window.Plotly.restyle(plot(), pointsTrace(ids), [RESULTS]);
 }
@@ -204,10 +234,13 @@ export function searchResultsChanged() {
   if (m.showResults) updateMapResults();
 }
 
-/** Rings the open paper (or none) on the map, if it is drawn. */
+/** Rings the open paper (or none) on the map, if it is drawn and in view (a hidden
+ * map catches up when shown). */
 export function highlightOnMap(id) {
-  if (!m.plotted) return;
-  window.Plotly.restyle(plot(), pointsTrace(id ? [id] : []), [SELECTED]);
+  m.ringed = id;
+  if (!m.plotted || currentView() !== "map") return;
+  m.drawnRing = id;
+  window.Plotly.relayout(plot(), { shapes: [...(m.labelShapes || []), ...ringShape()] });
 }
 
 function setMapLevel(level, chosen = true) {

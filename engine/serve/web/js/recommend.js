@@ -28,6 +28,13 @@ export function marksChanged() {
   recs.timer = setTimeout(loadRecommendations, SETTLE_MS);
 }
 
+/** The For you view opened: a reload waiting for more clicks to settle goes now. */
+export function openForYouView() {
+  if (!recs.timer) return;
+  clearTimeout(recs.timer);
+  loadRecommendations();
+}
+
 function renderExamples() {
   const box = $("#examples");
   const { like, unlike } = currentMarks();
@@ -58,6 +65,7 @@ function renderExamples() {
 }
 
 async function loadRecommendations() {
+  recs.timer = 0;
   const seq = ++recs.seq;
   const box = $("#recommendations");
   // the newest marks win when there are more than one request may carry

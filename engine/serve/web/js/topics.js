@@ -15,7 +15,7 @@ import { app, currentLibrary } from "./state.js";
 import { emergingBadge, ensureTrends, trendChart, trendOf } from "./trends.js";
 import { currentView, setView } from "./views.js";
 
-const FIRST_PAPERS = 50;
+const FIRST_PAPERS = 25; // a screenful or two; "Show all" lists the rest
 const MAX_PAPERS = 1000; // the API's limit
 
 const lists = { fine: null, coarse: null }; // biggest first

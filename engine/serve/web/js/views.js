@@ -3,7 +3,8 @@
 
 import { $$ } from "./dom.js";
 import { openFeedView } from "./feed.js";
-import { openMapView } from "./map.js";
+import { openMapView, prefetchMap } from "./map.js";
+import { openForYouView } from "./recommend.js";
 import { navigated } from "./router.js";
 import { openTopicsView } from "./topics.js";
 
@@ -25,12 +26,15 @@ export function setView(view, { load = true, focus = false } = {}) {
   navigated();
   if (!load) return;
   if (view === "feed") openFeedView();
+  if (view === "foryou") openForYouView();
   if (view === "topics") openTopicsView();
   if (view === "map") openMapView();
 }
 
 export function wireTabs() {
   const tabs = $$('[role="tab"]');
+  const mapTab = document.getElementById("tab-map");
+  for (const intent of ["pointerenter", "focus", "touchstart"]) mapTab.addEventListener(intent, prefetchMap, { passive: true });
   for (const tab of tabs) {
     tab.addEventListener("click", () => {
       if (!tab.disabled) setView(tab.dataset.view);
