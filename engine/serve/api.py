@@ -43,6 +43,7 @@ from engine.serve.guards import (
     TrustedHosts,
 )
 from engine.serve.routes import exports, feed, health, library, page, papers, search, topics
+from engine.serve.timing import ServerTiming
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +73,13 @@ def create_app(
     app.mount("/static", StaticFiles(directory=str(page.WEB)), name="static")
     # The last added is the outermost: headers on everything, then the Host check,
     # the body limit, and only then a place among the requests in flight.
-    app.add_middleware(GZipMiddleware, minimum_size=2048)
+    # compresslevel 9 (the default) costs ~3x the time of 6 for ~2% smaller answers
+    app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=6)
     app.add_middleware(InFlightLimit, limit=MAX_IN_FLIGHT)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     app.add_middleware(TrustedHosts, names=hosts)
     app.add_middleware(SecurityHeaders, headers=SAFETY_HEADERS)
+    app.add_middleware(ServerTiming)  # outermost: from arrival to the answer's first byte
     return app
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 from typing import Annotated
@@ -54,23 +55,30 @@ def topic(
 @router.get("/api/map")
 def topic_map(request: Request, ix: Index) -> Response:
     """Every paper's map position and topics, column by column, and the topics' centres."""
-    return Response(request.app.state.maps.get(ix), media_type="application/json")
+    body, packed = request.app.state.maps.get(ix)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        # compressed once per version: gzip per request took 0.9 s of 87k papers' answer
+        headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+        return Response(packed, media_type="application/json", headers=headers)
+    return Response(body, media_type="application/json", headers={"Vary": "Accept-Encoding"})
 
 
 class MapCache:
-    """The map answer of each version, built and serialized once: it is the largest
-    answer (~10 MB at 87k), and encoding it per request took seconds."""
+    """The map answer of each version, built, serialized and compressed once: it is the
+    largest answer (~10 MB at 87k, 3.7 MB gzipped), and encoding it per request took
+    seconds."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._version: str | None = None
-        self._body: bytes | None = None
+        self._bodies: tuple[bytes, bytes] | None = None
 
-    def get(self, ix) -> bytes:
+    def get(self, ix) -> tuple[bytes, bytes]:
+        """(the JSON, the JSON gzipped) of ``ix``'s version."""
         version = ix.manifest["version"]
         with self._lock:
             if self._version != version:
-                answer = answers.map_answer(ix)
-                self._body = json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode()
+                body = json.dumps(answers.map_answer(ix), ensure_ascii=False, separators=(",", ":")).encode()
+                self._bodies = (body, gzip.compress(body, compresslevel=6, mtime=0))
                 self._version = version
-            return self._body
+            return self._bodies
