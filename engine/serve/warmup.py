@@ -32,6 +32,12 @@ def warm(ix, maps) -> dict[str, float]:
     if hits:
         step("related papers", lambda: ix.related(hits[0].paper.id, k=10))
         step("recommendations", lambda: ix.recommend([hits[0].paper.id], k=20))
+        newest = ix.newest_date()
+        if newest and len(hits) >= 5:
+            # a library of 5 likes or more ranks its feed with an SVM: importing and first
+            # fitting it took 1.3 s of the first such feed
+            likes = [hit.paper.id for hit in hits[:5]]
+            step("feed (svm)", lambda: ix.feed(likes, [], newest, k=5, method="svm"))
     if ix.has_topics():
         for level in ("fine", "coarse"):
             step(f"{level} topics", lambda level=level: answers.topics_answer(ix, level, members=False))
