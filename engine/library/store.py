@@ -82,8 +82,9 @@ _connections = threading.local()  # per thread: {path: (connection, inode)}
 
 
 class LibraryStore:
-    """The libraries of one index (or any file given). Opening costs nothing: each call
-    opens its own short connection, so threads and processes can share the file."""
+    """The libraries of one index (or any file given). Opening costs nothing: each thread
+    keeps one connection to the file and each call is its own transaction, so threads
+    and processes share the file (SQLite's WAL and locks order them)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
