@@ -205,6 +205,13 @@ class PaperIndex:
             hits, choice if like_rows else feed_mod.Choice("newest"), len(fresh), len(candidates)
         )
 
+    def prepare_feed(self, like: Sequence[str], unlike: Sequence[str]) -> None:
+        """Fit ahead what the feed of a library with these verdicts will rank with (the
+        server calls this when a library changes, so the reader's next feed is quick)."""
+        like_rows = [r for r in map(self._artifact.row_of, map(normalize_id, like)) if r is not None]
+        unlike_rows = [r for r in map(self._artifact.row_of, map(normalize_id, unlike)) if r is not None]
+        feed_mod.prepare(self._artifact, like_rows, unlike_rows)
+
     # --- topics ---------------------------------------------------------------
 
     def has_topics(self) -> bool:

@@ -132,10 +132,25 @@ def _scored(
     if method == "rocchio":
         target = related.rocchio_vector(artifact.vectors, like_rows, unlike_rows)
         return ranking.dense_rows(artifact, index, target, len(pool), pool)
-    negatives = _background(len(artifact.vectors), inputs, SVM_NEGATIVES, seed=len(like_rows))
+    negatives = _svm_negatives(artifact, like_rows, unlike_rows)
     scores = recommend.svm_scores(artifact.vectors, like_rows, unlike_rows, negatives=negatives, score_rows=pool)
     order = np.argsort(-scores, kind="stable")
     return [(pool[i], float(scores[i])) for i in order]
+
+
+def _svm_negatives(artifact: Artifact, like_rows: list[int], unlike_rows: list[int]) -> list[int]:
+    """The sampled papers a library's SVM is trained against (drawn the same way for the
+    same likes, so a model fitted ahead is the one a feed asks for)."""
+    inputs = set(like_rows) | set(unlike_rows)
+    return _background(len(artifact.vectors), inputs, SVM_NEGATIVES, seed=len(like_rows))
+
+
+def prepare(artifact: Artifact, like_rows: list[int], unlike_rows: list[int]) -> None:
+    """Fit ahead what a library's next feed will rank with, when that is the SVM (the
+    fit is most of such a feed's time; the model is kept, see recommend.svm_model)."""
+    if like_rows and default_choice(len(like_rows)).method == "svm":
+        negatives = _svm_negatives(artifact, like_rows, unlike_rows)
+        recommend.svm_model(artifact.vectors, like_rows, unlike_rows, negatives=negatives)
 
 
 def _background(n: int, exclude: set[int], size: int, seed: int) -> list[int]:

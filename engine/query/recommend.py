@@ -17,6 +17,9 @@ Each hit says why (``Hit.because``): the liked paper it is closest to, and the w
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
@@ -49,8 +52,57 @@ def svm_scores(
     negatives: list[int] | None = None,
     score_rows: list[int] | None = None,
 ) -> np.ndarray:
-    """Margins under a linear SVM fitted for this request: likes against every other
+    """Margins under a linear SVM fitted for these examples: likes against every other
     paper (or against ``negatives`` and the unlikes), for every paper (or ``score_rows``)."""
+    coef, intercept = svm_model(matrix, like_rows, unlike_rows, seed, negatives)
+    scored = np.asarray(matrix if score_rows is None else matrix[score_rows], dtype=np.float32)
+    return (scored @ coef + intercept).astype(np.float32)
+
+
+_fitted: OrderedDict[tuple, tuple] = OrderedDict()
+_fitted_lock = threading.Lock()
+FITTED_KEPT = 32  # models of recent training sets: one per library state, a few KB each
+_fitting: dict[tuple, threading.Event] = {}  # fits under way, which a second asker waits for
+FIT_WAIT_SECONDS = 30.0
+
+
+def svm_model(
+    matrix: np.ndarray, like_rows: list[int], unlike_rows: list[int], seed: int = 0, negatives: list[int] | None = None
+) -> tuple[np.ndarray, float]:
+    """(weights, intercept) of the SVM for this training set, fitted once and kept for
+    the last :data:`FITTED_KEPT` sets: the fit is most of a feed ranked by SVM (45-100 ms
+    at 5,000 negatives), and a feed is reopened far more often than its likes change
+    (the server also fits ahead when they do, see engine.serve.routes.library)."""
+    drawn = None if negatives is None else hashlib.sha1(np.asarray(negatives, dtype=np.int64).tobytes()).hexdigest()
+    key = (id(matrix), matrix.shape, tuple(sorted(like_rows)), tuple(sorted(unlike_rows)), seed, drawn)
+    with _fitted_lock:
+        if key in _fitted:
+            _fitted.move_to_end(key)
+            return _fitted[key][1]
+        running = _fitting.get(key)
+        if running is None:
+            _fitting[key] = threading.Event()
+    if running is not None:  # the same fit is under way (ahead of this feed): wait for it
+        running.wait(FIT_WAIT_SECONDS)
+        with _fitted_lock:
+            if key in _fitted:
+                return _fitted[key][1]
+        return _fit_svm(matrix, like_rows, unlike_rows, seed, negatives)  # it failed: fit here
+    try:
+        model = _fit_svm(matrix, like_rows, unlike_rows, seed, negatives)
+        with _fitted_lock:
+            _fitted[key] = (matrix, model)  # the matrix is kept so that its id is not reused
+            while len(_fitted) > FITTED_KEPT:
+                _fitted.popitem(last=False)
+        return model
+    finally:
+        with _fitted_lock:
+            _fitting.pop(key).set()
+
+
+def _fit_svm(
+    matrix: np.ndarray, like_rows: list[int], unlike_rows: list[int], seed: int, negatives: list[int] | None
+) -> tuple[np.ndarray, float]:
     from sklearn.svm import LinearSVC
 
     if negatives is None:
@@ -67,11 +119,7 @@ def svm_scores(
     # arxiv-sanity's settings: balanced classes (a handful of positives among thousands), small C.
     svm = LinearSVC(class_weight="balanced", C=0.1, max_iter=10000, tol=1e-6, random_state=seed)
     svm.fit(data, labels, sample_weight=weights)
-    if score_rows is None:
-        scored = data if negatives is None else np.asarray(matrix, dtype=np.float32)
-    else:
-        scored = np.asarray(matrix[score_rows], dtype=np.float32)
-    return svm.decision_function(scored).astype(np.float32)
+    return svm.coef_[0].astype(np.float32), float(svm.intercept_[0])
 
 
 def recommend(

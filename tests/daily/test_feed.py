@@ -232,3 +232,31 @@ def test_windows_and_snippets() -> None:
     text = "word " * 100
     assert snippet(text).endswith("…") and len(snippet(text)) <= 301
     assert snippet("Short abstract.") == "Short abstract."
+
+
+def test_a_feed_ranked_by_svm_uses_the_model_fitted_ahead(
+    tmp_path: Path, corpus_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server fits a library's SVM when its likes change (prepare_feed); the feed
+    then ranks with that model, the same margins as a fresh fit, without fitting again."""
+    import engine
+    from engine.query import recommend
+
+    store = LibraryStore(tmp_path / "library.sqlite")
+    with engine.open(corpus_index) as ix:
+        language = [pid for pid in ix.ids() if ix.paper(pid).primary_category == "cs.CL"]
+        store.mark("ahead", [(pid, "") for pid in language[:6]], "like")
+        fresh = build_feed(ix, store, "ahead", since="2000", k=20)  # fits (or finds a model) itself
+        recommend._fitted.clear()
+        fits = []
+        real_fit = recommend._fit_svm
+        monkeypatch.setattr(recommend, "_fit_svm", lambda *args: fits.append(1) or real_fit(*args))
+        ix.prepare_feed(*store.verdicts("ahead"))
+        assert fits == [1]
+        ahead = build_feed(ix, store, "ahead", since="2000", k=20)
+        assert fits == [1]  # not fitted again
+        assert ahead["method"] == "svm"
+        assert [(i["id"], i["score"]) for i in ahead["items"]] == [(i["id"], i["score"]) for i in fresh["items"]]
+        store.mark("ahead", [(language[6], "")], "like")  # new likes: a new model
+        build_feed(ix, store, "ahead", since="2000", k=20)
+        assert fits == [1, 1]

@@ -79,3 +79,30 @@ def test_recommend_cli_json(corpus_index: Path) -> None:
     out = json.loads(run.stdout)
     assert out["method"] == "fused" and out["score"] == "fused" and len(out["hits"]) == 5
     assert all(hit["because"]["like"] in ASTRO[:2] and hit["topic"] for hit in out["hits"])
+
+
+def test_an_svm_fit_is_shared_by_whoever_asks_for_it_meanwhile(corpus_index, monkeypatch) -> None:
+    """A feed that arrives while the server fits its SVM ahead waits for that fit rather
+    than fitting the same model a second time on the same two cores."""
+    import threading
+
+    import engine
+    from engine.query import recommend
+
+    with engine.open(corpus_index) as ix:
+        matrix = ix._artifact.vectors
+        fits = []
+        real_fit = recommend._fit_svm
+        monkeypatch.setattr(recommend, "_fit_svm", lambda *args: fits.append(1) or real_fit(*args))
+        negatives = list(range(10, 200))
+        models = []
+        askers = [
+            threading.Thread(target=lambda: models.append(recommend.svm_model(matrix, [1, 2, 3, 4, 5], [6], 0, negatives)))
+            for _ in range(3)
+        ]
+        for asker in askers:
+            asker.start()
+        for asker in askers:
+            asker.join()
+    assert fits == [1] and len(models) == 3
+    assert all(model[0] is models[0][0] for model in models)
