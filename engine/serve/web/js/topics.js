@@ -70,6 +70,19 @@ export async function openTopicsView() {
   }
 }
 
+/** Moves the list's mark to the topic shown; false when the list is not this level's
+ * yet (then it must be drawn: ~60 topics with a chart each, too much per click). */
+function markCurrentTopic() {
+  const items = $$("[data-testid=topic-item]", $("#topic-list"));
+  if (!items.length || items.some((item) => item.dataset.level !== shown.level)) return false;
+  for (const item of items) {
+    const current = shown.topic && Number(item.dataset.topicId) === shown.topic.id && item.dataset.level === shown.topic.level;
+    if (current) item.setAttribute("aria-current", "true");
+    else item.removeAttribute("aria-current");
+  }
+  return true;
+}
+
 function renderTopicList() {
   const list = $("#topic-list");
   const level = shown.level;
@@ -118,7 +131,7 @@ export async function showTopic(id, level = "fine", { switchView = true, k = FIR
   // the list marks the topic shown, and may not be there yet when a chip brought us here
   ensureTopics(level)
     .then(() => {
-      if (shown.level === level) renderTopicList();
+      if (shown.level === level && !markCurrentTopic()) renderTopicList();
     })
     .catch((err) => clear($("#topic-list"), errorBox(err, "Could not load the topics", "topics-error")));
   try {
