@@ -75,9 +75,6 @@ export async function restoreView() {
   }
 }
 
-/** Whether the page is being brought to an address (parts may skip work meanwhile). */
-export const restoring = () => state.restoring > 0;
-
 export function wireHistory() {
   window.addEventListener("popstate", () => {
     restoreView();
