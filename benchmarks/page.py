@@ -79,6 +79,11 @@ RESOURCES = """() => performance.getEntriesByType('resource').map(e =>
     server_ms: Math.round(((e.serverTiming || []).find(t => t.name === 'app') || {}).duration || 0)}))"""
 
 
+# Long tasks (> 50 ms of the page's main thread) as they happen, for the profile of a miss.
+LONG_TASKS = """window.__longTasks = [];
+new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__longTasks.push(Math.round(e.duration)); })
+  .observe({ type: 'longtask', buffered: false });"""
+
 # The map's first paint by phase, from the page's performance marks (js/map.js).
 MAP_PHASES = """() => {
   const at = (name) => (performance.getEntriesByName(name)[0] || {}).startTime;
@@ -151,17 +156,19 @@ def interactions(index: Path, port: int, rounds: int) -> tuple[dict[str, list[fl
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
             context = browser.new_context(viewport={"width": 1400, "height": 900}, bypass_csp=True)
             context.add_init_script(f"localStorage.setItem('paperscope.library', '{library}')")
+            context.add_init_script(LONG_TASKS)
             page = context.new_page()
             page.goto(f"http://127.0.0.1:{port}/")
             page.wait_for_selector("body[data-ready=true]")
 
             def timed(name: str, action: str, condition: str) -> None:
-                page.evaluate("performance.clearResourceTimings()")
+                page.evaluate("performance.clearResourceTimings(); window.__longTasks = []")
                 ms = page.evaluate(MEASURE, [action, condition])
                 times.setdefault(name, []).append(ms)
                 if ms > INTERACTION_TARGET_MS:  # the profile of a miss: what it waited for
                     requests = page.evaluate(RESOURCES)
-                    slow.append({"interaction": name, "ms": round(ms, 1), "requests": requests})
+                    tasks = page.evaluate("window.__longTasks")
+                    slow.append({"interaction": name, "ms": round(ms, 1), "requests": requests, "long_tasks_ms": tasks})
 
             for round_ in range(rounds):
                 one_round(page, timed, QUERIES[round_ % len(QUERIES)], round_)
@@ -327,7 +334,8 @@ def main() -> None:
         requests = ", ".join(
             f"{r['url'][:60]} {r['ms']} ms (server {r['server_ms']})" for r in miss["requests"] if "favicon" not in r["url"]
         )
-        print(f"  {miss['interaction']}: {miss['ms']} ms: {requests}")
+        tasks = f"; the page's long tasks: {miss['long_tasks_ms']} ms" if miss["long_tasks_ms"] else ""
+        print(f"  {miss['interaction']}: {miss['ms']} ms: {requests or 'no request'}{tasks}")
     print(f"map's first paint: {phases}")
     cost = sentence_embedding_cost(args.index)
     print(
