@@ -83,6 +83,33 @@ def snippet_of(item: Item) -> str:
     return snippet(item.get("abstract"))
 
 
+def snippet_pieces(item: Item) -> list[tuple[str, bool]]:
+    """The snippet as (text, marked) pieces: the words the feed matched (shared with a
+    liked paper) are marked. Spans that do not fit the text are ignored."""
+    found = item.get("snippet")
+    if not isinstance(found, dict):
+        text = snippet_of(item)
+        return [(text, False)] if text else []
+    text = str(found.get("text") or "")
+    pieces, at = [], 0
+    for span in found.get("marks") or ():
+        start, end = (span[0], span[1]) if isinstance(span, list | tuple) and len(span) == 2 else (None, None)
+        if not (isinstance(start, int) and isinstance(end, int) and at <= start < end <= len(text)):
+            continue
+        pieces += [(text[at:start], False), (text[start:end], True)]
+        at = end
+    pieces.append((text[at:], False))
+    return [(piece, marked) for piece, marked in pieces if piece]
+
+
+def _spaced(text: str, escape) -> str:
+    """``escape(text)`` keeping a space at either end (escapes flatten a piece to one
+    trimmed line, and the pieces around a marked word need their spaces)."""
+    lead = " " if text[:1].isspace() else ""
+    tail = " " if text[-1:].isspace() and text.strip() else ""
+    return f"{lead}{escape(text)}{tail}"
+
+
 def facts_line(item: Item) -> str:
     """Date, primary category and version: what tells a reader how fresh and where from."""
     category = item.get("primary_category") or next(iter(item.get("categories") or ()), None)
@@ -179,7 +206,8 @@ def _html_item(item: Item, base_url: str | None) -> str:
     if facts:
         lines.append(f'<p style="{_SMALL}">{_e(facts)}</p>')
     if snippet_of(item):
-        lines.append(f'<p style="{_TEXT}">{_e(snippet_of(item))}</p>')
+        text = "".join(f"<b>{_e(t)}</b>" if marked else html.escape(t, quote=True) for t, marked in snippet_pieces(item))
+        lines.append(f'<p style="{_TEXT}">{text}</p>')
     if item.get("why"):
         lines.append(f'<p style="{_WHY}">Why: {_e(item["why"])}</p>')
     links = _html_links(item, base_url)
@@ -254,7 +282,8 @@ def _markdown_item(item: Item, base_url: str | None) -> list[str]:
     if any(facts):
         lines += [escape_markdown(" · ".join(part for part in facts if part)), ""]
     if snippet_of(item):
-        lines += [f"> {escape_markdown(snippet_of(item))}", ""]
+        text = "".join(f"**{escape_markdown(t)}**" if marked else _spaced(t, escape_markdown) for t, marked in snippet_pieces(item))
+        lines += [f"> {text}", ""]
     if item.get("why"):
         lines += [f"*Why:* {escape_markdown(item['why'])}", ""]
     targets = [("abs", link), ("PDF", pdf_url(paper_id)), ("related papers", related_url(base_url, paper_id))]

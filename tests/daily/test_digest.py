@@ -258,3 +258,17 @@ def test_write_digest_replaces_whole_or_not_at_all(tmp_path, feed):
     write_digest(empty_feed(), path)
     assert "No new papers" in path.read_text()
     assert sorted(p.name for p in Path(tmp_path).iterdir()) == ["digest.md"]
+
+
+def test_the_words_a_paper_shares_with_a_liked_one_are_bold(feed):
+    """A feed item's snippet marks (character spans) become <b> in HTML and ** in
+    Markdown; its text stays text, and spans that do not fit are ignored."""
+    text = "We find <script>x</script> dwarf galaxies rich in dark matter."
+    start = text.index("dwarf")
+    item = feed["items"][5]
+    item["snippet"] = {"text": text, "marks": [[start, start + 5], [start + 6, start + 14], [90, 99], ["a", 2], [3]]}
+    document = render_html(feed)
+    assert "<b>dwarf</b> <b>galaxies</b> rich in dark matter." in document
+    assert "&lt;script&gt;x&lt;/script&gt;" in document and "<script>" not in document
+    assert "We find &lt;script&gt;x&lt;/script&gt; <b>dwarf</b>" in document
+    assert "> We find \\<script>x\\</script> **dwarf** **galaxies** rich in dark matter.\n" in render_markdown(feed)
