@@ -169,7 +169,10 @@ def test_no_tab_scrolls_sideways(opened: Watched, viewport: dict) -> None:
 def test_the_map_pans_under_a_finger(opened: Watched, viewport: dict) -> None:
     page = opened.page
     page.get_by_test_id("tab-map").click()
-    page.wait_for_selector(TABS["map"])
+    # drawn and labelled: the labels' relayout redraws the drag layer, and a gesture
+    # begun before it would be lost (it was, once, on a loaded machine)
+    page.wait_for_selector("#map[data-state=ready][data-labels]")
+    page.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     before = _map_centre(page)
     box = page.locator("#map .nsewdrag").first.bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
