@@ -145,13 +145,13 @@ def print_hits(hits: list, heading: str) -> None:
 def _title_and_snippet(hit):
     from rich.text import Text
 
+    from engine.query.snippets import pieces
+
     cell = Text(hit.paper.title)
     if hit.snippet and hit.snippet["text"]:
         cell.append("\n")
-        offset = len(cell)
-        cell.append(hit.snippet["text"], style="dim")
-        for start, end in hit.snippet["marks"]:
-            cell.stylize("bold", offset + start, offset + end)
+        for piece, marked in pieces(hit.snippet):
+            cell.append(piece, style="bold" if marked else "dim")
     return cell
 
 

@@ -24,6 +24,7 @@ from urllib.parse import quote
 from engine.errors import ExportError
 from engine.fsutil import write_atomic
 from engine.papers import is_arxiv_id
+from engine.query import snippets
 from engine.text import snippet
 
 Feed = Mapping[str, Any]
@@ -87,19 +88,10 @@ def snippet_pieces(item: Item) -> list[tuple[str, bool]]:
     """The snippet as (text, marked) pieces: the words the feed matched (shared with a
     liked paper) are marked. Spans that do not fit the text are ignored."""
     found = item.get("snippet")
-    if not isinstance(found, dict):
-        text = snippet_of(item)
-        return [(text, False)] if text else []
-    text = str(found.get("text") or "")
-    pieces, at = [], 0
-    for span in found.get("marks") or ():
-        start, end = (span[0], span[1]) if isinstance(span, list | tuple) and len(span) == 2 else (None, None)
-        if not (isinstance(start, int) and isinstance(end, int) and at <= start < end <= len(text)):
-            continue
-        pieces += [(text[at:start], False), (text[start:end], True)]
-        at = end
-    pieces.append((text[at:], False))
-    return [(piece, marked) for piece, marked in pieces if piece]
+    if isinstance(found, dict):
+        return snippets.pieces(found)
+    text = snippet_of(item)
+    return [(text, False)] if text else []
 
 
 def _spaced(text: str, escape) -> str:

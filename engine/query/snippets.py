@@ -44,6 +44,21 @@ class Snippet:
         return [self.text[a:b] for a, b in self.marks]
 
 
+def pieces(snippet: dict) -> list[tuple[str, bool]]:
+    """A snippet's text as (piece, marked) in order, for renderers that are not the
+    page (the CLI's table, digests); spans that do not fit the text are ignored."""
+    text = str(snippet.get("text") or "")
+    out, at = [], 0
+    for span in snippet.get("marks") or ():
+        start, end = (span[0], span[1]) if isinstance(span, list | tuple) and len(span) == 2 else (None, None)
+        if not (isinstance(start, int) and isinstance(end, int) and at <= start < end <= len(text)):
+            continue
+        out += [(text[at:start], False), (text[start:end], True)]
+        at = end
+    out.append((text[at:], False))
+    return [(piece, marked) for piece, marked in out if piece]
+
+
 def terms_of(texts: Iterable[str]) -> frozenset[str]:
     """The index terms of the content words in ``texts`` (a query, or the words two papers
     share): stop words never mark anything."""
@@ -143,8 +158,11 @@ def sentence_cosines(store, rows: Sequence[int], query_vector: np.ndarray) -> di
 def attach(artifact, hits: list, terms: frozenset[str], query_vector: np.ndarray | None = None) -> list:
     """``hits`` with their snippets for a query's ``terms`` (passages nearest
     ``query_vector`` where the index has sentence vectors)."""
-    rows = [artifact.row_of(hit.paper.id) for hit in hits]
-    cosines = sentence_cosines(artifact.sentences, rows, query_vector) if query_vector is not None else {}
+    cosines: dict[int, np.ndarray] = {}
+    rows: list[int | None] = [None] * len(hits)
+    if query_vector is not None and artifact.sentences is not None:  # rows only matter for these
+        rows = [artifact.row_of(hit.paper.id) for hit in hits]
+        cosines = sentence_cosines(artifact.sentences, rows, query_vector)
     return [
         replace(hit, snippet=make(hit.paper.abstract, terms, cosines.get(row)).to_dict())
         for hit, row in zip(hits, rows, strict=True)

@@ -42,8 +42,8 @@ def warm(ix, maps) -> dict[str, float]:
         for level in ("fine", "coarse"):
             step(f"{level} topics", lambda level=level: answers.topics_answer(ix, level, members=False))
             step(f"{level} trends", lambda level=level: answers.trends_answer(ix, level, None, 3))
-        biggest = ix.topics("fine")[0].id if ix.topics("fine") else None
-        if biggest is not None:
-            step("a topic's papers", lambda: answers.topic_answer(ix, biggest, "fine", 50))
+        fine = ix.topics("fine")
+        if fine:  # the biggest, which the Topics view opens on
+            step("a topic's papers", lambda: answers.topic_answer(ix, fine[0].id, "fine", 25))
         step("map", lambda: maps.get(ix))
     return timings

@@ -5,9 +5,7 @@
  * the reader types. */
 
 import { $$ } from "./dom.js";
-import { setView } from "./views.js";
-
-const VIEWS = ["search", "feed", "foryou", "topics", "map"];
+import { VIEWS, setView } from "./views.js";
 
 const listedHits = () => $$(".view:not([hidden]) .hit");
 const focusedHit = () => (document.activeElement && document.activeElement.closest ? document.activeElement.closest(".hit") : null);

@@ -97,12 +97,7 @@ async function start() {
   marksChanged();
   // the address's parts, in the order a view is restored: the search and the feed's
   // window before the tab that shows them, the topic and the map's view after it
-  registerView("search", searchUrlPart.read, searchUrlPart.apply);
-  registerView("feed", feedUrlPart.read, feedUrlPart.apply);
-  registerView("tab", viewUrlPart.read, viewUrlPart.apply);
-  registerView("topic", topicUrlPart.read, topicUrlPart.apply);
-  registerView("paper", paperUrlPart.read, paperUrlPart.apply);
-  registerView("map", mapUrlPart.read, mapUrlPart.apply);
+  for (const part of [searchUrlPart, feedUrlPart, viewUrlPart, topicUrlPart, paperUrlPart, mapUrlPart]) registerView(part);
   wireHistory();
   const health = await loadHealth();
   await loadMarks();

@@ -69,9 +69,12 @@ function relabelMap() {
     const { level, annotations, shapes } = topicLabels(el._fullLayout, m.view, getComputedStyle(document.body).fontFamily, m.level);
     el.dataset.labels = level || "";
     m.labelShapes = shapes;
-    window.Plotly.relayout(el, { annotations, shapes: [...shapes, ...ringShape()] });
+    window.Plotly.relayout(el, { annotations, shapes: mapShapes() });
   });
 }
+
+/** Every shape on the map: the labels' leader lines and the open paper's ring. */
+const mapShapes = () => [...(m.labelShapes || []), ...ringShape()];
 
 /** The open paper's ring: a layout shape of fixed pixel size at the point. Shapes are
  * drawn apart from the points, so moving the ring costs no redraw of 87k of them (a
@@ -144,7 +147,7 @@ const cssColor = (name) => getComputedStyle(document.documentElement).getPropert
 function recolourMap(el) {
   if (!el || !el._fullLayout || !window.Plotly) return;
   const paper = cssColor("--surface");
-  window.Plotly.relayout(el, { paper_bgcolor: paper, plot_bgcolor: paper, "hoverlabel.bgcolor": paper, "hoverlabel.font.color": cssColor("--text"), shapes: [...(m.labelShapes || []), ...ringShape()] });
+  window.Plotly.relayout(el, { paper_bgcolor: paper, plot_bgcolor: paper, "hoverlabel.bgcolor": paper, "hoverlabel.font.color": cssColor("--text"), shapes: mapShapes() });
 }
 
 /** An empty overlay trace: the search results. */
@@ -240,7 +243,7 @@ export function highlightOnMap(id) {
   m.ringed = id;
   if (!m.plotted || currentView() !== "map") return;
   m.drawnRing = id;
-  window.Plotly.relayout(plot(), { shapes: [...(m.labelShapes || []), ...ringShape()] });
+  window.Plotly.relayout(plot(), { shapes: mapShapes() });
 }
 
 function setMapLevel(level, chosen = true) {
@@ -310,7 +313,7 @@ export const mapUrlPart = {
     const r = Math.max(Math.abs(x1 - x0), Math.abs(y1 - y0)) / 2;
     return { colour: m.levelChosen ? m.level : null, view: m.moved ? [x, y, r].map(round).join(",") : null };
   },
-  async apply(params) {
+  apply(params) {
     if (params.get("tab") !== "map") return;
     const colour = params.get("colour");
     if ((colour === "fine" || colour === "coarse") && colour !== m.level) setMapLevel(colour);

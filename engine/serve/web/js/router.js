@@ -8,14 +8,14 @@
  *
  * This module imports no feature module: they import it, so it has no cycles. */
 
-const parts = []; // { name, read() -> {param: value | [values]}, apply(params) }
+const parts = []; // { read() -> {param: value | [values]}, apply(params) }
 const state = { restoring: 0, push: false, scheduled: false, replaceTimer: 0 };
 
-/** ``read``: the params of this part of the view (empty values are left out);
- * ``apply``: bring this part to what ``params`` (URLSearchParams) say. Parts apply in
+/** A part of the view: ``read()`` gives its params (empty values are left out);
+ * ``apply(params)`` brings it to what ``params`` (URLSearchParams) say. Parts apply in
  * the order they register. */
-export function registerView(name, read, apply) {
-  parts.push({ name, read, apply });
+export function registerView(part) {
+  parts.push(part);
 }
 
 /** The address of the view on screen. */

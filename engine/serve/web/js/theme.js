@@ -17,9 +17,6 @@ function choice() {
   return CHOICES.includes(saved) ? saved : "auto";
 }
 
-/** "light" or "dark": what the page shows now. */
-export const currentTheme = () => document.documentElement.dataset.theme || "light";
-
 /** Calls ``listener`` when the theme changes (the map redraws in the new colours). */
 export function onThemeChange(listener) {
   listeners.push(listener);

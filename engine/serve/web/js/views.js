@@ -8,7 +8,8 @@ import { openForYouView } from "./recommend.js";
 import { navigated } from "./router.js";
 import { openTopicsView } from "./topics.js";
 
-const VIEWS = ["search", "feed", "foryou", "topics", "map"];
+/** The tabs, in order (keys 1-5 follow it). */
+export const VIEWS = ["search", "feed", "foryou", "topics", "map"];
 
 /** The view on screen. */
 export const currentView = () => document.body.dataset.view || "search";
