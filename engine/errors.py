@@ -9,7 +9,7 @@ message as one line on stderr and exits with ``exit_code``; the HTTP API answers
 | RecordError | one input record is invalid (the message names the field) | 2 | 500 |
 | ModelError | the model folder or a derived model is missing or unusable | 2 | 500 |
 | BuildError | a build cannot go on, or a build option is invalid | 2 | 500 |
-| SyncError, ArxivUnavailable, ArxivRefused | an arXiv sync cannot go on | 2 | 500 |
+| SyncError, ArxivUnavailable, ArxivRefused, OaiPmhError | an arXiv sync or OAI-PMH harvest cannot go on | 2 | 500 |
 | IndexNotFound | no built index at the path | 2 | 503 |
 | IndexBusy, SyncBusy | another process is writing the index (or syncing the query) | 2 | 503 |
 | IndexCorrupt | an index file is missing, damaged or does not match the manifest | 2 | 503 |
@@ -59,6 +59,15 @@ class ArxivUnavailable(SyncError):
 
 class ArxivRefused(SyncError):
     """The arXiv API refused the request (a 4xx other than 429, or its error feed)."""
+
+
+class OaiPmhError(ArxivRefused):
+    """An OAI-PMH server answered with an ``<error>``; ``code`` is its code
+    (badResumptionToken, badArgument, cannotDisseminateFormat, noSetHierarchy, ...)."""
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class IndexNotFound(PaperscopeError):

@@ -15,50 +15,40 @@ A feed carries ``opensearch:totalResults``, ``startIndex`` and ``itemsPerPage`` 
 The API reports a bad request as a feed whose single entry has an id under
 ``http://arxiv.org/api/errors#`` and the message as its summary.
 
-Parsing uses the stdlib's expat (line numbers for every entry). Documents with a
-DOCTYPE are refused outright: a feed never needs one, and refusing it closes the door
-on entity-expansion tricks whatever the bundled expat's own defences.
+Parsing is :mod:`engine.ingest.xmlstream`'s (expat: a line for every entry, no DOCTYPE,
+bounded depth and text).
 """
 
 from __future__ import annotations
 
-import gzip
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from xml.parsers import expat
 
 from engine.errors import RecordError
+from engine.ingest import xmlstream
+from engine.ingest.xmlstream import qname
 from engine.papers import Paper, Problem, make_paper
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 ARXIV_NS = "http://arxiv.org/schemas/atom"
 OPENSEARCH_NS = "http://a9.com/-/spec/opensearch/1.1/"
-_SEP = " "  # expat joins a namespace URI and a local name with this
-_FEED = f"{ATOM_NS}{_SEP}feed"
-_ENTRY = f"{ATOM_NS}{_SEP}entry"
-_AUTHOR = f"{ATOM_NS}{_SEP}author"
-_NAME = f"{ATOM_NS}{_SEP}name"
-_TEXT_FIELDS = {f"{ATOM_NS}{_SEP}{n}": n for n in ("id", "updated", "published", "title", "summary")}
-_TEXT_FIELDS[f"{ARXIV_NS}{_SEP}comment"] = "comment"
-_COUNTS = {f"{OPENSEARCH_NS}{_SEP}{n}": n for n in ("totalResults", "startIndex", "itemsPerPage")}
-_PRIMARY = f"{ARXIV_NS}{_SEP}primary_category"
-_CATEGORY = f"{ATOM_NS}{_SEP}category"
+_FEED = qname(ATOM_NS, "feed")
+_ENTRY = qname(ATOM_NS, "entry")
+_AUTHOR = qname(ATOM_NS, "author")
+_NAME = qname(ATOM_NS, "name")
+_TEXT_FIELDS = {qname(ATOM_NS, n): n for n in ("id", "updated", "published", "title", "summary")}
+_TEXT_FIELDS[qname(ARXIV_NS, "comment")] = "comment"
+_COUNTS = {qname(OPENSEARCH_NS, n): n for n in ("totalResults", "startIndex", "itemsPerPage")}
+_PRIMARY = qname(ARXIV_NS, "primary_category")
+_CATEGORY = qname(ATOM_NS, "category")
 _ABS_URL = re.compile(r"^https?://(?:export\.)?arxiv\.org/abs/(\S+)$")
 _ERROR_ID = re.compile(r"^https?://(?:export\.)?arxiv\.org/api/errors")
 # An Atom feed root within the first bytes: <feed xmlns="http://www.w3.org/2005/Atom" ...>
-_SNIFF = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?feed\b[^>]*http://www\.w3\.org/2005/Atom", re.DOTALL)
-_CHUNK = 1 << 16
-# Bounds checked while parsing (expat keeps no tree, so these bound our own memory): a
-# feed nests 4 levels (feed, entry, author, name); an abstract is a few kB.
-MAX_DEPTH = 16
-MAX_TEXT_CHARS = 1 << 20
-
-
-class FeedRefused(Exception):
-    """The document is not something this parser reads (a DOCTYPE, not an Atom feed)."""
+_SNIFF = xmlstream.root_sniffer("feed", ATOM_NS)
+MAX_TEXT_CHARS = xmlstream.MAX_TEXT_CHARS
 
 
 @dataclass
@@ -93,108 +83,43 @@ class Feed:
 def looks_like_atom(head: bytes) -> bool:
     """Whether the first few KB of a document open an Atom feed (markup first, then a
     ``<feed`` element of the Atom namespace)."""
-    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<") and bool(_SNIFF.search(head))
+    return _SNIFF(head)
 
 
 def parse_feed(data: bytes, source: str) -> Feed:
     """A whole response body; entries before a syntax error are kept (``feed.broken``)."""
-    parser = _FeedParser(source)
-    for start in range(0, max(len(data), 1), _CHUNK):
-        if not parser.feed(data[start : start + _CHUNK], final=False):
-            break
-    else:
-        parser.feed(b"", final=True)
-    return parser.result
+    return xmlstream.parse_bytes(_FeedParser(source), data)
 
 
 def read_atom(path: Path) -> Iterator[Paper | Problem]:
     """Papers from a saved feed (plain or gzipped), streamed; problems name file:line."""
-    source = str(path)
-    parser = _FeedParser(source)
-    yielded = 0
-    try:
-        with path.open("rb") as raw:
-            gz = raw.read(2) == b"\x1f\x8b"
-        with (gzip.open if gz else open)(path, "rb") as handle:
-            while True:
-                chunk = handle.read(_CHUNK)
-                going = parser.feed(chunk, final=not chunk)
-                yield from (e.item for e in parser.result.entries[yielded:])
-                yielded = len(parser.result.entries)
-                if not chunk or not going:
-                    break
-    except (OSError, EOFError) as exc:
-        yield Problem(source, None, f"file ends early or is corrupt ({exc})")
-        return
-    feed = parser.result
-    if feed.error is not None:
-        yield Problem(source, None, f"the arXiv API answered with an error: {feed.error}")
-    if feed.broken is not None:
-        yield feed.broken
+    return xmlstream.stream_file(path, _FeedParser(str(path)))
 
 
-class _FeedParser:
-    """Expat callbacks building a :class:`Feed`, entry by entry."""
+class _FeedParser(xmlstream.StreamParser):
+    """Builds a :class:`Feed`, entry by entry."""
+
+    root = _FEED
+    what = "an Atom feed"
 
     def __init__(self, source: str) -> None:
-        self.source = source
-        self.result = Feed()
-        self.stack: list[tuple[str, list[str]]] = []  # (element, its text pieces)
-        self.sizes: list[int] = []  # characters of text held by each element of the stack
+        super().__init__(source, Feed())
         self.fields: dict[str, object] | None = None  # the entry being read
-        self.parser = expat.ParserCreate(namespace_separator=_SEP)
-        self.parser.buffer_text = True
-        self.parser.StartDoctypeDeclHandler = self._refuse_doctype
-        self.parser.EntityDeclHandler = self._refuse_doctype
-        self.parser.StartElementHandler = self._start
-        self.parser.EndElementHandler = self._end
-        self.parser.CharacterDataHandler = self._text
 
-    def feed(self, data: bytes, final: bool) -> bool:
-        """Parse more bytes; False once the document is found broken (stop feeding)."""
-        if self.result.broken is not None:
-            return False
-        try:
-            self.parser.Parse(data, final)
-        except expat.ExpatError as exc:
-            self._broken(exc.lineno, f"not well-formed XML: {expat.errors.messages[exc.code]} (column {exc.offset})")
-        except FeedRefused as exc:
-            self._broken(self.parser.CurrentLineNumber, str(exc))
-        return self.result.broken is None
+    def error_message(self) -> str | None:
+        error = self.result.error
+        return None if error is None else f"the arXiv API answered with an error: {error}"
 
-    def _broken(self, line: int, message: str) -> None:
-        self.result.broken = Problem(self.source, line, message)
-
-    def _refuse_doctype(self, *_args: object) -> None:
-        raise FeedRefused("DOCTYPE declarations are not allowed in a feed")
-
-    def _start(self, name: str, attrs: dict[str, str]) -> None:
-        depth = len(self.stack)
-        if depth >= MAX_DEPTH:
-            raise FeedRefused(f"elements nested deeper than {MAX_DEPTH} levels")
-        if depth == 0 and name != _FEED:
-            raise FeedRefused(f"not an Atom feed: the root element is <{name.split(_SEP)[-1]}>")
+    def start(self, name: str, attrs: dict[str, str], depth: int) -> None:
         if depth == 1 and name == _ENTRY:
-            self.fields = {"line": self.parser.CurrentLineNumber, "authors": [], "categories": []}
+            self.fields = {"line": self.line, "authors": [], "categories": []}
         elif self.fields is not None and depth == 2:
             if name == _PRIMARY and attrs.get("term"):
                 self.fields["primary"] = attrs["term"]
             elif name == _CATEGORY and attrs.get("term"):
                 self.fields["categories"].append(attrs["term"])
-        self.stack.append((name, []))
-        self.sizes.append(0)
 
-    def _text(self, data: str) -> None:
-        if self.stack:
-            self.sizes[-1] += len(data)
-            if self.sizes[-1] > MAX_TEXT_CHARS:
-                raise FeedRefused(f"an element holds over {MAX_TEXT_CHARS:,} characters of text")
-            self.stack[-1][1].append(data)
-
-    def _end(self, name: str) -> None:
-        _, pieces = self.stack.pop()
-        self.sizes.pop()
-        depth, text = len(self.stack), "".join(pieces)
+    def end(self, name: str, text: str, depth: int) -> None:
         if depth == 1 and name in _COUNTS:
             setattr(self.result, _snake(_COUNTS[name]), _int_or_none(text))
         elif depth == 1 and name == _ENTRY and self.fields is not None:
@@ -202,7 +127,7 @@ class _FeedParser:
             self.fields = None
         elif self.fields is not None and depth == 2 and name in _TEXT_FIELDS:
             self.fields.setdefault(_TEXT_FIELDS[name], text)
-        elif self.fields is not None and depth == 3 and name == _NAME and self.stack[-1][0] == _AUTHOR:
+        elif self.fields is not None and depth == 3 and name == _NAME and self.parent() == _AUTHOR:
             self.fields["authors"].append(text.strip())
 
     def _finish_entry(self, fields: dict) -> None:
@@ -219,6 +144,7 @@ class _FeedParser:
         except RecordError as exc:
             item = Problem(self.source, line, f"entry {raw_id or '(no id)'}: {exc}")
         self.result.entries.append(Entry(line, published, item, updated))
+        self.items.append(item)
 
 
 def _paper(fields: dict, raw_id: str, published: datetime, source: str) -> Paper:

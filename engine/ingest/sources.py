@@ -8,6 +8,7 @@ Formats (detected from content, not from the file name):
 * the arXiv bulk metadata snapshot JSONL (``categories`` space-separated, ``authors``
   one string, ``versions`` with RFC 2822 dates, ``update_date``), plain or gzipped.
 * a saved arXiv API response (Atom 1.0, see :mod:`engine.atom`), plain or gzipped.
+* a saved OAI-PMH ``ListRecords`` page in arXiv's format (see :mod:`engine.ingest.oai_pmh`).
 * a folder holding any of these, read recursively in sorted order.
 
 A bad record is reported as a :class:`~engine.papers.Problem` and skipped; the valid
@@ -30,7 +31,7 @@ from itertools import accumulate
 from pathlib import Path
 
 from engine.errors import InputError, RecordError
-from engine.ingest import atom
+from engine.ingest import atom, oai_pmh, xmlstream
 from engine.papers import Paper, Problem, deduplicate, make_paper
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -124,12 +125,16 @@ def json_depth(line: str) -> int:
 
 
 def detect_format(path: Path) -> str | None:
-    """``"digest"``, ``"jsonl"``, ``"atom"`` or None, from the content: a digest starts with
-    ``#``; JSON lines have an object among their first lines (so a broken first record does
-    not hide a whole corpus), or at least a ``.jsonl``/``.json`` name (so each line is
-    reported); an Atom feed opens ``<feed`` of the Atom namespace in its first 4 KB."""
-    if _starts_atom_feed(path):
+    """``"digest"``, ``"jsonl"``, ``"atom"``, ``"oai-pmh"`` or None, from the content: a
+    digest starts with ``#``; JSON lines have an object among their first lines (so a broken
+    first record does not hide a whole corpus), or at least a ``.jsonl``/``.json`` name (so
+    each line is reported); an Atom feed opens ``<feed`` of the Atom namespace in its first
+    4 KB, an OAI-PMH page ``<OAI-PMH`` of the OAI namespace."""
+    head = xmlstream.head(path)
+    if atom.looks_like_atom(head):
         return "atom"
+    if oai_pmh.looks_like_oai(head):
+        return "oai-pmh"
     seen = 0
     try:
         for line in _open_text_lines(path):
@@ -151,17 +156,6 @@ def detect_format(path: Path) -> str | None:
     return None
 
 
-def _starts_atom_feed(path: Path) -> bool:
-    try:
-        with path.open("rb") as raw:
-            gz = raw.read(2) == _GZIP_MAGIC
-        with (gzip.open if gz else open)(path, "rb") as handle:
-            head = handle.read(4096)
-    except (OSError, EOFError, gzip.BadGzipFile):
-        return False
-    return atom.looks_like_atom(head)
-
-
 def _read_file(path: Path) -> Iterator[Paper | Problem]:
     kind = detect_format(path)
     if kind == "digest":
@@ -170,9 +164,13 @@ def _read_file(path: Path) -> Iterator[Paper | Problem]:
         yield from read_jsonl(path)
     elif kind == "atom":
         yield from atom.read_atom(path)
+    elif kind == "oai-pmh":
+        yield from oai_pmh.read_oai(path)
     else:
         yield Problem(
-            str(path), None, "unrecognized format: expected an arXiv digest (.md), JSON lines or an arXiv Atom feed"
+            str(path),
+            None,
+            "unrecognized format: expected an arXiv digest (.md), JSON lines, an arXiv Atom feed or an OAI-PMH page",
         )
 
 

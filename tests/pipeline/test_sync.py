@@ -9,9 +9,6 @@ import json
 import re
 import signal
 import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -25,7 +22,7 @@ from engine.errors import ArxivRefused, ArxivUnavailable, IndexBusy, IndexNotFou
 from engine.ingest.arxiv_client import ArxivClient
 from engine.pipeline.build import Options, build
 from engine.pipeline.sync import STATE, SyncOptions, staging_folder, sync
-from tests.arxiv_replay import Replay, expected_papers, recorded_entries, serve
+from tests.arxiv_replay import Replay, assert_polite, expected_papers, killed_when, recorded_entries, serve
 from tests.conftest import FIXTURES
 
 ATOM = FIXTURES / "atom"
@@ -33,15 +30,6 @@ QUERY = "cat:cs.CL"
 OLDER = recorded_entries(*(ATOM / f"cat-cs.CL-start-{s}.atom" for s in (0, 8, 16)))  # 24, newest first
 NEWER = recorded_entries(ATOM / "cat-cs.CL-newer.atom")  # 6 announced after them
 DELAY = 0.2
-
-
-@pytest.fixture(scope="module")
-def sync_embedder():
-    """The bundled model on torch fp32: real, and ready in a second on a cold cache (the
-    session's ``auto`` embedder first exports and quantizes an ONNX model, ~100 s here)."""
-    from engine.embedding.embedder import load_embedder
-
-    return load_embedder(backend="torch-fp32")
 
 
 @pytest.fixture
@@ -54,15 +42,6 @@ def options(replay: Replay, embedder, **overrides) -> SyncOptions:
     settings = {"api_url": replay.url, "page_size": 8, "delay": DELAY, "backoff": 0.05, "timeout": 5.0}
     settings.update(overrides)
     return SyncOptions(**settings, build=Options(embedder=embedder, progress=False, topics=False))
-
-
-def assert_polite(replay: Replay, delay: float = DELAY) -> None:
-    """Server-side: consecutive requests began at least ``delay`` apart, retries too.
-    Arrival times carry the loopback's scheduling jitter: on a loaded 2-core host one
-    request reached the replay server 47 ms after the client sent it and the next on time,
-    so a gap may read up to ~50 ms short; a client ignoring ``delay`` shows gaps near 0."""
-    gaps = [b.at - a.at for a, b in zip(replay.log, replay.log[1:], strict=False)]
-    assert min(gaps, default=delay) >= delay - 0.06, gaps
 
 
 def indexed(index: Path) -> dict:
@@ -102,7 +81,7 @@ def test_first_sync_builds_then_later_syncs_fetch_only_new_pages(replay: Replay,
     assert (
         not list(folder.glob("page-*")) and json.loads((folder / STATE).read_text())["high_water"] == first.high_water
     )
-    assert_polite(replay)
+    assert_polite(replay, DELAY)
 
     replay.entries = NEWER + OLDER  # the next announcement
     seen = len(replay.log)
@@ -117,7 +96,7 @@ def test_first_sync_builds_then_later_syncs_fetch_only_new_pages(replay: Replay,
     seen = len(replay.log)
     third = sync(QUERY, index, options(replay, sync_embedder))
     assert replay.starts(seen) == [0] and third.build is None and third.new_papers == 0
-    assert_polite(replay)
+    assert_polite(replay, DELAY)
     assert [r.problems for r in verify_index(index, True)] == [[], []]  # .sync sits beside the versions
 
 
@@ -135,7 +114,7 @@ def test_transient_faults_are_retried_with_growing_backoff(replay: Replay, sync_
     floors = [max(DELAY, 0.1), max(DELAY, 0.2), max(DELAY, 0.4), 0.5 + 0.8]
     assert all(gap >= floor - 0.02 for gap, floor in zip(gaps, floors, strict=True)), gaps
     assert report.backoff_wait >= 0.1 + 0.2 + 0.4 + 0.8
-    assert_polite(replay)
+    assert_polite(replay, DELAY)
 
 
 def test_retry_after_is_honoured_and_a_long_one_gives_up(replay: Replay) -> None:
@@ -152,7 +131,7 @@ def test_retry_after_is_honoured_and_a_long_one_gives_up(replay: Replay) -> None
     with pytest.raises(ArxivRefused, match=r"HTTP 400: incorrect id format for 1234\.12345"):
         client.fetch_page(QUERY, 0, 8)
     assert len(replay.log) == 4  # a 4xx other than 429 is not retried
-    assert_polite(replay)
+    assert_polite(replay, DELAY)
 
 
 def test_interrupted_sync_resumes_without_refetching(replay: Replay, sync_embedder, tmp_path) -> None:
@@ -186,7 +165,7 @@ def test_interrupted_sync_resumes_without_refetching(replay: Replay, sync_embedd
     assert replay.starts(seen) == [] and done.pages_resumed == 3 and done.pages_fetched == 0
     assert list(indexed(index)) == [p["id"] for p in expected_papers(OLDER)]
     assert not list(folder.glob("page-*"))
-    assert_polite(replay)
+    assert_polite(replay, DELAY)
 
 
 def test_killed_sync_resumes_at_the_next_page(replay: Replay, sync_embedder, tmp_path) -> None:
@@ -198,15 +177,8 @@ def test_killed_sync_resumes_at_the_next_page(replay: Replay, sync_embedder, tmp
         "from engine.pipeline.sync import SyncOptions, sync\n"
         f"sync({QUERY!r}, {str(index)!r}, SyncOptions(api_url={replay.url!r}, page_size=8, delay={DELAY}))"
     )
-    process = subprocess.Popen([sys.executable, "-c", code])
-    try:
-        deadline = time.monotonic() + 60
-        while replay.starts() != [0, 8] and time.monotonic() < deadline and process.poll() is None:
-            time.sleep(0.05)
-    finally:
-        process.kill()
-        process.wait()
-    assert replay.starts() == [0, 8] and process.returncode == -signal.SIGKILL
+    returncode = killed_when(code, lambda: replay.starts() == [0, 8])
+    assert replay.starts() == [0, 8] and returncode == -signal.SIGKILL
     folder = staging_folder(index, QUERY, replay.url)
     state = json.loads((folder / STATE).read_text())
     assert (state["next_start"], state["pages"], state["fetched"]) == (8, [replay.base + replay.log[0].path], False)
@@ -217,7 +189,7 @@ def test_killed_sync_resumes_at_the_next_page(replay: Replay, sync_embedder, tmp
     resumed = sync(QUERY, index, options(replay, sync_embedder))
     assert replay.starts()[2:] == [8, 16] and (resumed.pages_resumed, resumed.pages_fetched) == (1, 2)
     assert list(indexed(index)) == [p["id"] for p in expected_papers(OLDER)]
-    assert_polite(replay)
+    assert_polite(replay, DELAY)
 
 
 def test_malformed_entry_is_skipped_and_named(replay: Replay, sync_embedder, tmp_path) -> None:
