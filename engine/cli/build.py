@@ -17,6 +17,7 @@ from engine.cli.common import (
     ModelOpt,
     SeedOpt,
     SentencesOpt,
+    TopicSampleOpt,
     TopicsOpt,
     app,
     print_hits,
@@ -43,6 +44,7 @@ def build(
     topics: TopicsOpt = True,
     seed: SeedOpt = 42,
     clusterer: ClustererOpt = "graph",
+    topic_sample: TopicSampleOpt = None,
     index_type: Annotated[
         str,
         typer.Option(
@@ -78,7 +80,7 @@ def build(
             use_cache=cache,
             progress=not as_json,
             topics=topics,
-            topic_params=TopicParams(seed=seed, clusterer=clusterer),
+            topic_params=TopicParams(seed=seed, clusterer=clusterer, sample_size=topic_sample),
             index_type=index_type,
             sentences=sentences,
         )

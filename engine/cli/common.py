@@ -43,6 +43,16 @@ TopicOpt = Annotated[int | None, typer.Option("--topic", help="Only papers of th
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for UMAP, HDBSCAN and the map layout.")]
 TopicsOpt = Annotated[bool, typer.Option("--topics/--no-topics", help="Find topic clusters and the map.")]
 ClustererOpt = Annotated[str, typer.Option("--clusterer", help="graph (Louvain, default) or umap-hdbscan.")]
+TopicSampleOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--topic-sample",
+        min=10,
+        metavar="N",
+        help="Fit topics on a stratified sample of at most N papers and assign the rest by their nearest "
+        "sampled papers (default 100,000: a larger corpus costs a sample's memory, not its own).",
+    ),
+]
 SentencesOpt = Annotated[
     bool,
     typer.Option(

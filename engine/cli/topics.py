@@ -14,6 +14,7 @@ from engine.cli.common import (
     JsonOpt,
     LevelOpt,
     SeedOpt,
+    TopicSampleOpt,
     app,
     print_hits,
     print_json,
@@ -31,6 +32,7 @@ def topics_command(
     refit: Annotated[bool, typer.Option("--refit", help="Cluster again (topic ids kept where topics match).")] = False,
     seed: SeedOpt = 42,
     clusterer: ClustererOpt = "graph",
+    topic_sample: TopicSampleOpt = None,
     trends: Annotated[
         bool, typer.Option("--trends", help="Papers per month of each topic, and the emerging topics.")
     ] = False,
@@ -53,7 +55,7 @@ def topics_command(
             from engine.pipeline import build as builder
             from engine.topics.fit import TopicParams
 
-            report = builder.refit(index, builder.Options(topic_params=TopicParams(seed=seed, clusterer=clusterer)))
+            report = builder.refit(index, builder.Options(topic_params=TopicParams(seed=seed, clusterer=clusterer, sample_size=topic_sample)))
             if not as_json:
                 print_report(report, False, "refitted")
         with engine.open(index) as ix:

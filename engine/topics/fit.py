@@ -13,7 +13,9 @@ clustered neighbours vote for, most confident first, until at most
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +29,9 @@ OUTLIER = -1
 VOTE_NEIGHBOURS = 10
 GRAPH_NEIGHBOURS = 30  # one kNN graph serves the clusterer, the outlier vote and the map
 EXACT_KNN_LIMIT = 20_000  # beyond this many papers the kNN graph comes from an IVF index
+# Queries searched at a time: whole multiples of FAISS's 4,096-query blocks, so a search
+# in chunks gives exactly the results of one search of them all.
+SEARCH_CHUNK = 5 * 4096
 CLUSTERERS = ("graph", "umap-hdbscan")
 
 
@@ -41,6 +46,7 @@ class TopicParams:
     min_cluster_size: int | None = None
     max_outlier_share: float = 0.05
     coarse_topics: int | None = None
+    sample_size: int | None = None  # papers fitted at most; None: sampling.SAMPLE_LIMIT
 
 
 def adapt(params: TopicParams, n: int) -> dict:
@@ -93,16 +99,11 @@ def coarse_of(fine: np.ndarray, parent: np.ndarray) -> np.ndarray:
     return np.where(fine >= 0, parent[safe] if len(parent) else OUTLIER, OUTLIER).astype(np.int32)
 
 
-def neighbours(
-    vectors: np.ndarray, k: int, queries: np.ndarray | None = None, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Cosine k-nearest neighbours (FAISS inner product on unit vectors): exact up to
-    ``EXACT_KNN_LIMIT`` papers, IVF (4·√n lists, 16 probed) beyond, where exact costs
-    minutes. Without ``queries`` each paper's own row is dropped from its list.
-    Returns (similarities, rows), -1 rows where fewer than k were found."""
+def knn_index(data: np.ndarray, seed: int = 0):
+    """A FAISS inner-product index over ``data`` (unit rows): exact up to
+    ``EXACT_KNN_LIMIT`` rows, IVF (4·√n lists, 16 probed) beyond, where exact costs minutes."""
     import faiss
 
-    data = np.ascontiguousarray(vectors, dtype=np.float32)
     n, dim = data.shape
     if n <= EXACT_KNN_LIMIT:
         index = faiss.IndexFlatIP(dim)
@@ -113,18 +114,54 @@ def neighbours(
         index.train(data[np.sort(sample)])
         index.nprobe = 16
     index.add(data)
+    return index
+
+
+# A searcher: (index, chunks of queries, k) → (similarities, rows) per chunk, yielded in
+# the chunks' order. The default searches here; engine.pipeline.ray_topics sends each
+# chunk to a Ray task.
+Searcher = Callable[[Any, Iterable[np.ndarray], int], Iterator[tuple[np.ndarray, np.ndarray]]]
+
+
+def local_search(index, chunks: Iterable[np.ndarray], k: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The default searcher: each chunk of queries searched in this process, in turn."""
+    for queries in chunks:
+        yield index.search(queries, k)
+
+
+def neighbours(
+    vectors: np.ndarray,
+    k: int,
+    queries: np.ndarray | None = None,
+    seed: int = 0,
+    searcher: Searcher | None = None,
+    chunk: int = SEARCH_CHUNK,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine k-nearest neighbours (FAISS inner product on unit vectors, see
+    :func:`knn_index`). Without ``queries`` each paper's own row is dropped from its
+    list. Queries go to ``searcher`` (default :func:`local_search`) ``chunk`` rows at a
+    time, which bounds each search's results. Returns (similarities, rows), -1 rows
+    where fewer than k were found."""
+    data = np.ascontiguousarray(vectors, dtype=np.float32)
+    n = len(data)
+    index = knn_index(data, seed)
     self_query = queries is None
     q = data if self_query else np.ascontiguousarray(queries, dtype=np.float32)
     k_eff = min(k + int(self_query), n)
-    sims, rows = index.search(q, k_eff)
-    if self_query:
-        # Drop self from each row (nearly always first; exact duplicates may reorder).
-        keep = rows != np.arange(len(q))[:, None]
-        first_k = np.cumsum(keep, axis=1) <= k
-        mask = keep & first_k
-        width = min(k, k_eff - 1)
-        rows = _compact(rows, mask, width, -1)
-        sims = _compact(sims, mask, width, -np.inf)
+    width = min(k, k_eff - 1) if self_query else k_eff
+    sims = np.empty((len(q), width), np.float32)
+    rows = np.empty((len(q), width), np.int64)
+    starts = range(0, len(q), chunk)
+    found = (searcher or local_search)(index, (q[start : start + chunk] for start in starts), k_eff)
+    for start, (chunk_sims, chunk_rows) in zip(starts, found, strict=True):
+        stop = start + len(chunk_rows)
+        if self_query:
+            # Drop self from each row (nearly always first; exact duplicates may reorder).
+            keep = chunk_rows != np.arange(start, stop)[:, None]
+            mask = keep & (np.cumsum(keep, axis=1) <= k)
+            chunk_rows = _compact(chunk_rows, mask, width, -1)
+            chunk_sims = _compact(chunk_sims, mask, width, -np.inf)
+        sims[start:stop], rows[start:stop] = chunk_sims, chunk_rows
     return sims, rows
 
 
@@ -183,23 +220,31 @@ def vote(
     labels: np.ndarray, sims: np.ndarray, rows: np.ndarray, k: int = VOTE_NEIGHBOURS
 ) -> tuple[np.ndarray, np.ndarray]:
     """For each row of a neighbour list: the topic its nearest labelled neighbours
-    vote for (similarity-weighted) and a confidence (the winner's mean similarity,
-    scaled by its share of the vote). Rows with no labelled neighbour get -1 and 0."""
-    winners = np.full(len(rows), OUTLIER, dtype=np.int32)
-    confidence = np.zeros(len(rows), dtype=np.float32)
-    for i, (row, sim) in enumerate(zip(rows, sims, strict=True)):
-        valid = row >= 0
-        topics = labels[row[valid]]
-        weights = sim[valid]
-        labelled = topics >= 0
-        topics, weights = topics[labelled][:k], weights[labelled][:k]
-        if len(topics) == 0:
-            continue
-        totals = np.bincount(topics, weights=np.maximum(weights, 0.0))
-        best = int(np.argmax(totals))
-        chosen = topics == best
-        winners[i] = best
-        confidence[i] = float(weights[chosen].mean() * chosen.mean())
+    vote for (similarity-weighted; a tie goes to the smaller topic id) and a confidence
+    (the winner's mean similarity, scaled by its share of the vote). Rows with no
+    labelled neighbour get -1 and 0. Vectorized over rows: it runs for every paper of
+    a corpus fitted on a sample."""
+    rows = np.asarray(rows)
+    sims = np.asarray(sims, dtype=np.float64)
+    if rows.ndim != 2 or rows.shape[1] == 0 or len(labels) == 0:
+        return np.full(len(rows), OUTLIER, np.int32), np.zeros(len(rows), np.float32)
+    topics = np.where(rows >= 0, labels[np.maximum(rows, 0)], OUTLIER).astype(np.int64)
+    labelled = topics >= 0
+    used = labelled & (np.cumsum(labelled, axis=1) <= k)  # the k nearest labelled ones
+    weights = np.where(used, np.maximum(sims, 0.0), 0.0)
+    same = (topics[:, :, None] == topics[:, None, :]) & used[:, None, :]
+    totals = np.where(used, (same * weights[:, None, :]).sum(axis=2), -np.inf)
+    best = totals.max(axis=1, keepdims=True)
+    # Among the columns whose topic reaches the best total, the smallest topic id.
+    tied = np.where(used & (totals == best), topics, np.iinfo(np.int64).max)
+    winners = tied.min(axis=1)
+    found = used.any(axis=1)
+    chosen = used & (topics == winners[:, None])
+    count = np.maximum(chosen.sum(axis=1), 1)
+    mean_sim = np.where(chosen, sims, 0.0).sum(axis=1) / count
+    share = chosen.sum(axis=1) / np.maximum(used.sum(axis=1), 1)
+    winners = np.where(found, winners, OUTLIER).astype(np.int32)
+    confidence = np.where(found, mean_sim * share, 0.0).astype(np.float32)
     return winners, confidence
 
 

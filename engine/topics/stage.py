@@ -8,7 +8,8 @@ by ``add`` a topic and a map position without touching anyone else's.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from engine.artifact.store import Artifact
 from engine.artifact.topic_store import Topic
 from engine.papers import Paper
 from engine.progress import progress_bar, timed
-from engine.topics import fit, layout, represent
+from engine.topics import fit, layout, represent, sampling
 from engine.topics.labels import label_topics
 
 
@@ -74,45 +75,84 @@ def fit_topics(
     params: fit.TopicParams,
     previous: PreviousTopics | None = None,
     progress: bool = False,
+    searcher: fit.Searcher | None = None,
 ) -> TopicResult:
-    """Cluster, name and lay out every paper; match ids to ``previous`` when given."""
+    """Cluster, name and lay out every paper; match ids to ``previous`` when given.
+    ``searcher`` runs the kNN searches (the sample's graph, the assignment of the rest);
+    None searches in this process (:func:`fit.local_search`)."""
     with progress_bar(len(STEPS), "topics", enabled=progress, unit="steps") as advance:
-        return _fit_topics(papers, vectors, embed, params, previous, advance)
+        return _fit_topics(papers, vectors, embed, params, previous, advance, searcher)
 
 
-STEPS = ("representation", "kNN graph", "clustering", "labels", "map layout")
+STEPS = ("representation", "kNN graph", "clustering", "assignment", "labels", "map layout")
 
 
-def _fit_topics(papers, vectors, embed, params, previous, advance) -> TopicResult:
+def _fit_topics(papers, vectors, embed, params, previous, advance, searcher) -> TopicResult:
     seconds: dict[str, float] = {}
-    texts = [label_text(p) for p in papers]
+    n = len(papers)
+    limit = params.sample_size or sampling.SAMPLE_LIMIT
+    groups = sampling.strata(papers) if n > limit else None
+    sample = sampling.stratified(groups, limit, params.seed) if groups is not None else np.arange(n)
+    # Only the sample's texts and vectors are held whole; the rest stream in chunks.
+    texts = [label_text(papers[r]) for r in sample]
+    sample_vectors = np.asarray(vectors[sample] if len(sample) < n else vectors, dtype=np.float32)
     advance(0, STEPS[0])
     with timed(seconds, "represent"):
-        space = represent.hybrid(vectors, texts, params.seed)
+        space, model = represent.fit_space(sample_vectors, texts, params.seed)
     advance(1, STEPS[1])
     with timed(seconds, "knn"):
-        knn = fit.neighbours(space, fit.GRAPH_NEIGHBOURS, seed=params.seed) if len(vectors) > 1 else None
+        knn = None
+        if len(sample) > 1:
+            knn = fit.neighbours(space, fit.GRAPH_NEIGHBOURS, seed=params.seed, searcher=searcher)
     advance(1, STEPS[2])
     clustering = fit.fit(space, params, knn)
     seconds.update({k: v for k, v in clustering.seconds.items() if k != "knn"})
-    fine, coarse = clustering.fine, clustering.coarse
+    fine, coarse, rest = clustering.fine, clustering.coarse, None
+    advance(1, STEPS[3])
+    if len(sample) < n:
+        with timed(seconds, "assign"):
+            inputs = partial(_chunk_inputs, papers, vectors)
+            rest = sampling.assign_rest(n, sample, space, fine, model, inputs, params.seed, searcher=searcher)
+            fine = sampling.expand(n, sample, fine, rest, rest.fine)
+            coarse = fit.coarse_of(fine, clustering.parent)
     changes = {}
     if previous is not None:
         fine, fine_changes = fit.stable_ids(previous.fine, fine)
         coarse, coarse_changes = fit.stable_ids(previous.coarse, coarse)
         changes = {"fine": fine_changes.to_dict(), "coarse": coarse_changes.to_dict()}
-
     # Labels (which run the embedding model) come before the map: after numba's UMAP
     # threads have run, torch on the same 2 cores was measured 10x slower.
-    advance(1, STEPS[3])
-    with timed(seconds, "labels"):
-        fine_named = label_topics(texts, vectors, fine, embed)
-        named = {"fine": fine_named, "coarse": label_topics(texts, vectors, coarse, embed, fine, fine_named)}
     advance(1, STEPS[4])
+    with timed(seconds, "labels"):
+        named = _labels(texts, sample_vectors, sample, fine, coarse, embed)
+    advance(1, STEPS[5])
     with timed(seconds, "map"):
-        xy = layout.layout(space, *knn, params.seed) if knn is not None else np.zeros((len(vectors), 2), np.float32)
+        xy = _map(space, knn, params.seed, sample, fine, rest)
     advance(1)
-    rows = _topic_rows(papers, named, fine, coarse, xy)
+    summary = _summary(clustering, fine, coarse, seconds, changes)
+    if rest is not None:
+        summary["sample"] = {"fitted": len(sample), "assigned": len(rest.rows), "strata": int(groups.max()) + 1}
+    return TopicResult(_topic_rows(papers, named, fine, coarse, xy), fine, coarse, xy, summary)
+
+
+def _labels(texts, sample_vectors, sample, fine, coarse, embed) -> dict[str, dict]:
+    """Each level's labels from the sample's papers (its c-TF-IDF), with representatives
+    as corpus rows; sizes count every paper (see _topic_rows)."""
+    fine_named = label_topics(texts, sample_vectors, fine[sample], embed)
+    coarse_named = label_topics(texts, sample_vectors, coarse[sample], embed, fine[sample], fine_named)
+    return {"fine": _in_corpus_rows(fine_named, sample), "coarse": _in_corpus_rows(coarse_named, sample)}
+
+
+def _map(space, knn, seed: int, sample: np.ndarray, fine: np.ndarray, rest: sampling.Assigned | None) -> np.ndarray:
+    """The sample laid out; every other paper placed among its nearest sampled papers."""
+    xy = layout.layout(space, *knn, seed) if knn is not None else np.zeros((len(sample), 2), np.float32)
+    if rest is None:
+        return xy
+    placed = layout.place(xy, rest.neighbours, fine[rest.rows], fine[sample][rest.neighbours])
+    return sampling.expand(len(fine), sample, xy, rest, placed)
+
+
+def _summary(clustering, fine, coarse, seconds, changes) -> dict:
     summary = {
         "params": clustering.params,
         "fine_topics": len(np.unique(fine[fine >= 0])),
@@ -123,7 +163,16 @@ def _fit_topics(papers, vectors, embed, params, previous, advance) -> TopicResul
     }
     if changes:
         summary["changes"] = changes
-    return TopicResult(rows, fine, coarse, xy, summary)
+    return summary
+
+
+def _chunk_inputs(papers: Sequence[Paper], vectors: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    return np.asarray(vectors[rows], dtype=np.float32), [label_text(papers[r]) for r in rows]
+
+
+def _in_corpus_rows(named: dict, sample: np.ndarray) -> dict:
+    """Labels whose representatives are rows of the sample, with corpus rows instead."""
+    return {t: replace(info, representatives=[int(sample[r]) for r in info.representatives]) for t, info in named.items()}
 
 
 def assign_new(db, sims: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
