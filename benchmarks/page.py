@@ -115,7 +115,7 @@ def first_answers(base: str, paper: str, topic: int) -> dict[str, float]:
             ("search", f"/api/search?q={QUERIES[0]}&k=20"),
             ("related", f"/api/papers/{paper}/related?k=10"),
             ("topic", f"/api/topics/{topic}?level=fine&k=50"),
-            ("map", "/api/map"),
+            ("map", "/api/map/points"),  # the page's form of the map
         ):
             tick = time.perf_counter()
             answer = http.get(path)

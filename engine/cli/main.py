@@ -114,6 +114,15 @@ def serve(
             "a version found damaged is dropped for the newest older one that verifies.",
         ),
     ] = None,
+    map_points: Annotated[
+        int | None,
+        typer.Option(
+            min=100,
+            max=2_000_000,
+            help="Points the page's map draws at the overview (default 30,000; fewer for slow devices); "
+            "zoomed in, it draws up to twice as many of the view's.",
+        ),
+    ] = None,
     exit_with_parent: Annotated[bool, typer.Option(hidden=True)] = False,  # server_process(): see there
 ) -> None:
     """Serve the HTTP API and the web page (search, papers, recommendations, topic map).
@@ -124,7 +133,7 @@ def serve(
 
     with user_errors():
         every = parse_duration(verify_every) if verify_every else None
-        run_server(index, host, port, token, allow_host or (), every, exit_with_parent)
+        run_server(index, host, port, token, allow_host or (), every, exit_with_parent, map_points)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from starlette.exceptions import HTTPException
 
 from engine.errors import PaperscopeError
 from engine.query.live import LiveIndex
+from engine.query.map_points import OVERVIEW_POINTS
 from engine.serve.deps import MAX_BODY_BYTES
 from engine.serve.guards import (
     LOOPBACK_NAMES,
@@ -51,11 +52,15 @@ MAX_IN_FLIGHT = 64  # whole requests being worked on at once (until their answer
 
 
 def create_app(
-    index: str | Path | LiveIndex, token: str | None = None, hosts: Iterable[str] = LOOPBACK_NAMES
+    index: str | Path | LiveIndex,
+    token: str | None = None,
+    hosts: Iterable[str] = LOOPBACK_NAMES,
+    map_points: int = OVERVIEW_POINTS,
 ) -> FastAPI:
     """The app for one index (a folder, or a LiveIndex already open). ``token``: when
     given, ``/api`` calls other than health need ``Authorization: Bearer <token>``.
-    ``hosts``: the names a request's Host header may give (any port)."""
+    ``hosts``: the names a request's Host header may give (any port). ``map_points``:
+    the points the page's map draws at the overview."""
     app = FastAPI(
         title="paperscope",
         summary="Semantic search, related papers, recommendations and topics over arXiv papers.",
@@ -66,7 +71,7 @@ def create_app(
     app.state.live = index if isinstance(index, LiveIndex) else LiveIndex(index)
     app.state.token = token
     app.state.started = time.time()
-    app.state.maps = topics.MapCache()
+    app.state.maps = topics.MapCache(map_points)
     _answer_errors_as_json(app)
     for module in (health, search, papers, topics, library, feed, exports, page):
         app.include_router(module.router)

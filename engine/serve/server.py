@@ -87,6 +87,7 @@ def serve(
     allow_hosts: Iterable[str] = (),
     verify_every: float | None = None,
     exit_with_parent: bool = False,
+    map_points: int | None = None,
 ) -> None:
     """Open the index, load the model, then answer until SIGTERM or SIGINT."""
     check_bind(host, token)
@@ -98,10 +99,12 @@ def serve(
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, signal.default_int_handler)
     with contextlib.suppress(KeyboardInterrupt):
-        _serve(index, host, port, token, hosts, verify_every)
+        _serve(index, host, port, token, hosts, verify_every, map_points)
 
 
-def _serve(index: Path, host: str, port: int, token: str | None, hosts: tuple[str, ...], verify_every) -> None:
+def _serve(
+    index: Path, host: str, port: int, token: str | None, hosts: tuple[str, ...], verify_every, map_points
+) -> None:
     from engine.query.live import LiveIndex
     from engine.serve.api import create_app
     from engine.serve.warmup import warm
@@ -109,7 +112,7 @@ def _serve(index: Path, host: str, port: int, token: str | None, hosts: tuple[st
     live = LiveIndex(index)
     if verify_every:
         live.verify_every(verify_every)
-    app = create_app(live, token, hosts)
+    app = create_app(live, token, hosts, **({"map_points": map_points} if map_points else {}))
     ix = live.current()
     tick = time.perf_counter()
     app.state.warm_up_ms = warm(ix, app.state.maps)  # before the socket opens: the first request is as quick as any

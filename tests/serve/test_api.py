@@ -201,10 +201,10 @@ def test_fuzzed_requests_never_break_the_server(served_corpus: str, mode: str) -
     refusal is JSON with an error message."""
     schema = schemathesis.openapi.from_url(f"{served_corpus}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
-    # health, search, recommend, related, paper, topics, trends, topic, map; the
-    # libraries: list, one, export, mark, unmark, delete; the feed, read marks, follow,
+    # health, search, recommend, related, paper, topics, trends, topic, map (JSON,
+    # points, titles); the libraries: list, one, export, mark, unmark, delete; the feed, read marks, follow,
     # unfollow; exports; the Atom feeds of a library and of a topic
-    assert len(operations) == 22
+    assert len(operations) == 24
     seen: list[int] = []
     unsatisfiable: list[str] = []
     for operation in operations:
@@ -225,5 +225,5 @@ def test_fuzzed_requests_never_break_the_server(served_corpus: str, mode: str) -
             # a free string (a paper id), has no request that violates the schema.
             assert mode == "negative", operation.label
             unsatisfiable.append(operation.label)
-    assert len(unsatisfiable) <= 5, unsatisfiable
+    assert len(unsatisfiable) <= 7, unsatisfiable  # health, a paper, the map's three forms, libraries, …
     assert len(seen) >= 4 * 10

@@ -365,7 +365,7 @@ def test_the_map_draws_every_paper_and_a_click_opens_one(web: Watched) -> None:
     page = web.page
     papers = _api(web.base, "/api/health")["papers"]
     page.get_by_test_id("tab-map").click()
-    page.wait_for_selector("#map[data-state=ready]")
+    page.wait_for_selector("#map[data-state=ready][data-titles]")  # hover shows titles once they came
     drawn = page.evaluate(
         """() => {
             const el = document.getElementById('map');

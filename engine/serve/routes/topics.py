@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
 
 from engine.errors import UnknownTopic
-from engine.query import answers
+from engine.query import answers, map_points
 from engine.serve.deps import Index, Level, authorized
 
 router = APIRouter(tags=["topics"], dependencies=[Depends(authorized)])
@@ -55,30 +55,62 @@ def topic(
 @router.get("/api/map")
 def topic_map(request: Request, ix: Index) -> Response:
     """Every paper's map position and topics, column by column, and the topics' centres."""
-    body, packed = request.app.state.maps.get(ix)
+    return _cached(request, request.app.state.maps.get(ix, "json"), "application/json")
+
+
+@router.get("/api/map/points")
+def topic_map_points(request: Request, ix: Index) -> Response:
+    """The map as typed arrays in drawing order (the page's form; see engine.query.map_points)."""
+    return _cached(request, request.app.state.maps.get(ix, "points"), "application/octet-stream")
+
+
+@router.get("/api/map/titles")
+def topic_map_titles(request: Request, ix: Index) -> Response:
+    """The papers' titles in the drawing order of /api/map/points, for hover labels."""
+    return _cached(request, request.app.state.maps.get(ix, "titles"), "application/json")
+
+
+def _cached(request: Request, bodies: tuple[bytes, bytes], media_type: str) -> Response:
+    body, packed = bodies
     if "gzip" in request.headers.get("accept-encoding", ""):
         # compressed once per version: gzip per request took 0.9 s of 87k papers' answer
         headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
-        return Response(packed, media_type="application/json", headers=headers)
-    return Response(body, media_type="application/json", headers={"Vary": "Accept-Encoding"})
+        return Response(packed, media_type=media_type, headers=headers)
+    return Response(body, media_type=media_type, headers={"Vary": "Accept-Encoding"})
 
 
 class MapCache:
-    """The map answer of each version, built, serialized and compressed once: it is the
-    largest answer (~10 MB at 87k, 3.7 MB gzipped), and encoding it per request took
-    seconds."""
+    """The map answers of each version, built, serialized and compressed once: they are
+    the largest answers (the JSON ~10 MB at 87k, 3.7 MB gzipped), and encoding them per
+    request took seconds."""
 
-    def __init__(self) -> None:
+    def __init__(self, overview: int = map_points.OVERVIEW_POINTS) -> None:
+        self.overview = overview  # points the page draws at the overview
         self._lock = threading.Lock()
         self._version: str | None = None
-        self._bodies: tuple[bytes, bytes] | None = None
+        self._bodies: dict[str, tuple[bytes, bytes]] = {}
 
-    def get(self, ix) -> tuple[bytes, bytes]:
-        """(the JSON, the JSON gzipped) of ``ix``'s version."""
+    def get(self, ix, form: str = "json") -> tuple[bytes, bytes]:
+        """(the body, the body gzipped) of ``ix``'s version in ``form``: "json" (the
+        whole answer), "points" (binary, map_points.pack) or "titles"."""
         version = ix.manifest["version"]
         with self._lock:
             if self._version != version:
-                body = json.dumps(answers.map_answer(ix), ensure_ascii=False, separators=(",", ":")).encode()
-                self._bodies = (body, gzip.compress(body, compresslevel=6, mtime=0))
-                self._version = version
-            return self._bodies
+                self._bodies, self._version = {}, version
+            if form not in self._bodies:
+                self._bodies.update(self._build(ix, form, version, self.overview))
+            return self._bodies[form]
+
+    @staticmethod
+    def _build(ix, form: str, version: str, overview: int) -> dict[str, tuple[bytes, bytes]]:
+        def both(body: bytes) -> tuple[bytes, bytes]:
+            return body, gzip.compress(body, compresslevel=6, mtime=0)
+
+        def as_json(value) -> bytes:
+            return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+        if form == "json":
+            return {"json": both(as_json(answers.map_answer(ix)))}
+        data = ix.map_data()  # the points and their titles share one drawing order
+        points, order = map_points.pack(data, version, overview)
+        return {"points": both(points), "titles": both(as_json(map_points.titles_in_order(data, order)))}

@@ -53,13 +53,35 @@ class ApiError extends Error {
 
 /** The JSON answer of ``path``; an ApiError carrying the server's own message otherwise. */
 export async function api(path, { method = "GET", body, signal } = {}) {
-  const headers = { Accept: "application/json" };
+  const response = await request(path, { method, body, signal, accept: "application/json" });
+  let payload = null;
+  try {
+    payload = await response.json();
+  } catch {
+    payload = null;
+  }
+  if (!response.ok) throw await failure(response, payload);
+  if (payload === null) throw new ApiError("The server's answer was not JSON.", response.status);
+  return payload;
+}
+
+/** The binary answer of ``path`` (an ArrayBuffer), as ``api`` does for JSON. */
+export async function apiBytes(path, { signal } = {}) {
+  const response = await request(path, { method: "GET", signal, accept: "application/octet-stream" });
+  if (!response.ok) {
+    const payload = await response.json().catch(() => null);
+    throw await failure(response, payload);
+  }
+  return response.arrayBuffer();
+}
+
+async function request(path, { method, body, signal, accept }) {
+  const headers = { Accept: accept };
   const secret = token();
   if (secret) headers.Authorization = `Bearer ${secret}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  let response;
   try {
-    response = await fetch(path, {
+    return await fetch(path, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -70,22 +92,16 @@ export async function api(path, { method = "GET", body, signal } = {}) {
     if (err && err.name === "AbortError") throw err;
     throw new ApiError("The server did not answer. Is paperscope serve still running?", 0);
   }
-  let payload = null;
-  try {
-    payload = await response.json();
-  } catch {
-    payload = null;
-  }
-  if (!response.ok) {
-    const message =
-      payload && typeof payload.error === "string" && payload.error
-        ? payload.error
-        : `The server answered ${response.status} ${response.statusText}`.trim();
-    if (response.status === 401) showTokenPrompt(message);
-    throw new ApiError(message, response.status);
-  }
-  if (payload === null) throw new ApiError("The server's answer was not JSON.", response.status);
-  return payload;
+}
+
+/** The error of a refused request, with the server's own message where it sent one. */
+async function failure(response, payload) {
+  const message =
+    payload && typeof payload.error === "string" && payload.error
+      ? payload.error
+      : `The server answered ${response.status} ${response.statusText}`.trim();
+  if (response.status === 401) showTokenPrompt(message);
+  return new ApiError(message, response.status);
 }
 
 /** A request replaced by a newer one (a new search) is no error to show. */

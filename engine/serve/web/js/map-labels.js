@@ -21,19 +21,21 @@ function wrap(s, width = 64) {
   return lines.slice(0, 4).join("<br>") + (lines.length > 4 ? "…" : "");
 }
 
-/** Each point's hover label: its title, then its topic and broad topic. */
-export function hoverLabels(data) {
+/** A function giving point i's hover label: its title (its id until the titles have
+ * arrived), then its topic and broad topic. */
+export function hoverLabeller(data) {
   const names = (level) => new Map((data[`${level}_topics`] || []).map((t) => [t.id, t.label]));
   const fine = names("fine");
   const coarse = names("coarse");
-  return data.titles.map((title, i) => {
+  return (i) => {
     const f = data.fine[i];
     const c = data.coarse ? data.coarse[i] : -1;
     const fineLabel = f >= 0 ? fine.get(f) || `topic ${f}` : "no topic";
     const coarseLabel = c >= 0 ? coarse.get(c) : null;
     const topic = coarseLabel && coarseLabel !== fineLabel ? `${fineLabel} · ${coarseLabel}` : fineLabel;
-    return `<b>${wrap(escapePlotly(plain(title)))}</b><br><span style="color:#5d6675">${escapePlotly(topic)}</span>`;
-  });
+    const title = data.titles ? plain(data.titles[i]) : data.ids[i];
+    return `<b>${wrap(escapePlotly(title))}</b><br><span style="color:#5d6675">${escapePlotly(topic)}</span>`;
+  };
 }
 
 /** The labels for the plot's current view (see label-placement.js's mapLabels); a

@@ -2,13 +2,18 @@
  * topic, labelled with the broad topics at the overview and the fine ones zoomed in; a
  * click opens the paper. The map keeps its shape (one scale for both axes) and fills
  * the panel: a wide map is turned upright on a tall screen. Plotly (4.8 MB) and the
- * map's data load only when the view is first opened. */
+ * map's data load only when the view is first opened.
+ *
+ * The data are typed arrays (map-points.js) in drawing order: the overview draws a
+ * prefix of it, which keeps the map's density; zooming in draws every point of the
+ * view once it holds few enough. Titles, for hover, arrive after the first paint. */
 
-import { api } from "./api.js";
+import { api, apiBytes } from "./api.js";
 import { $, $$, clear, errorBox, h } from "./dom.js";
 import { plural, topicColor } from "./format.js";
-import { displayView, overviewLevel, pointSize } from "./label-placement.js";
-import { hoverLabels, topicLabels } from "./map-labels.js";
+import { displayView, extent, overviewLevel, pointSize } from "./label-placement.js";
+import { hoverLabeller, topicLabels } from "./map-labels.js";
+import { decodeMap, rowsToDraw } from "./map-points.js";
 import { openPaper } from "./paper.js";
 import { adjusted } from "./router.js";
 import { searchHits } from "./search.js";
@@ -21,9 +26,16 @@ const PLOTLY = "/static/vendor/plotly.min.js"; // served by paperscope itself: n
 const PAPERS = 0;
 const RESULTS = 1;
 
-/** ``data``: /api/map; ``view``: it in display coordinates; ``index``: id → point;
- * ``colors`` / ``hover``: built once each; ``level``: the colouring. */
-const m = { data: null, view: null, loading: null, level: "fine", levelChosen: false, plotted: false, showResults: false, index: null, colors: {}, hover: null, relabel: 0 };
+/** ``data``: /api/map/points decoded; ``view``: it in display coordinates; ``drawn``:
+ * the rows the papers' trace shows; ``index``: id → row (built when first needed);
+ * ``hover``: point → label; ``level``: the colouring. */
+const m = { data: null, view: null, drawn: null, loading: null, level: "fine", levelChosen: false, plotted: false, showResults: false, index: null, hover: null, relabel: 0 };
+
+/** The row of paper ``id`` on the map (undefined if it has none). */
+function rowOf(id) {
+  if (!m.index) m.index = new Map(m.data.ids.map((pid, i) => [pid, i]));
+  return m.index.get(id);
+}
 
 const plot = () => $("#map");
 
@@ -50,14 +62,57 @@ export function mapMessage(...children) {
   box.hidden = children.length === 0;
 }
 
+/** The drawn points' colours by their ``level`` topic. */
 function mapColors(level) {
-  if (!m.colors[level]) m.colors[level] = m.data[level].map(topicColor);
-  return m.colors[level];
+  const topics = m.data[level];
+  return Array.from(m.drawn, (i) => topicColor(topics[i]));
 }
 
 function mapHover() {
-  if (!m.hover) m.hover = hoverLabels(m.data);
+  if (!m.hover) m.hover = hoverLabeller(m.data);
   return m.hover;
+}
+
+/** The papers' trace for the rows in ``m.drawn``. */
+function drawnPoints() {
+  const hover = mapHover();
+  return {
+    x: Array.from(m.drawn, (i) => m.view.x[i]),
+    y: Array.from(m.drawn, (i) => m.view.y[i]),
+    customdata: Array.from(m.drawn, (i) => m.data.ids[i]),
+    text: Array.from(m.drawn, hover),
+  };
+}
+
+/** After a zoom or pan: the points of the view, as many as ``detail`` allows (from
+ * its neighbourhood too, so a pan does not start on empty ground); the overview's when
+ * the view is the whole map. A map no larger than its overview is always all drawn. */
+function redrawDetail(el) {
+  if (m.data.papers <= m.data.overview) return;
+  const [x0, x1] = el._fullLayout.xaxis.range;
+  const [y0, y1] = el._fullLayout.yaxis.range;
+  const zoomed = Math.abs(x1 - x0) < m.view.spanX * 0.9 || Math.abs(y1 - y0) < m.view.spanY * 0.9;
+  const [dx, dy] = [Math.abs(x1 - x0) / 2, Math.abs(y1 - y0) / 2];
+  const range = zoomed ? { x: [Math.min(x0, x1) - dx, Math.max(x0, x1) + dx], y: [Math.min(y0, y1) - dy, Math.max(y0, y1) + dy] } : null;
+  const rows = rowsToDraw(m.view.x, m.view.y, m.data.overview, m.data.detail, range);
+  if (rows.length === m.drawn.length && rows.every((r, i) => r === m.drawn[i])) return;
+  m.drawn = rows;
+  const trace = drawnPoints();
+  window.Plotly.restyle(el, { x: [trace.x], y: [trace.y], customdata: [trace.customdata], text: [trace.text], "marker.color": [mapColors(m.level)] }, [PAPERS]);
+  el.dataset.drawn = String(rows.length);
+}
+
+/** Titles for the hover labels, fetched after the first paint (the largest part of the map's data). */
+async function loadTitles(el) {
+  try {
+    m.data.titles = await api("/api/map/titles");
+  } catch {
+    return; // hover keeps showing ids
+  }
+  m.hover = null;
+  window.Plotly.restyle(el, { text: [drawnPoints().text] }, [PAPERS]);
+  if (m.showResults) updateMapResults();
+  el.dataset.titles = "true";
 }
 
 /** Places the topic labels again after a zoom or pan, once per frame at most. */
@@ -80,7 +135,7 @@ const mapShapes = () => [...(m.labelShapes || []), ...ringShape()];
  * drawn apart from the points, so moving the ring costs no redraw of 87k of them (a
  * restyle of a WebGL trace took ~100 ms). */
 function ringShape() {
-  const i = m.ringed ? m.index.get(m.ringed) : undefined;
+  const i = m.ringed ? rowOf(m.ringed) : undefined;
   if (i === undefined) return [];
   const r = 9;
   const accent = cssColor("--accent");
@@ -91,7 +146,7 @@ function ringShape() {
  * reader's pointer on the Map tab is a good sign it will be. Both are kept for openMapView. */
 export function prefetchMap() {
   if (!app.health || !app.health.topics || m.data || m.fetching) return;
-  m.fetching = Promise.all([loadPlotly(), api("/api/map")]);
+  m.fetching = Promise.all([loadPlotly(), apiBytes("/api/map/points").then(decodeMap)]);
   m.fetching.catch(() => {
     m.fetching = null; // openMapView will try again, and say why
   });
@@ -114,12 +169,13 @@ export async function openMapView() {
       // marks for benchmarks/page.py: where a first paint's time goes
       performance.mark("map:open");
       prefetchMap();
-      const [Plotly, data] = await (m.fetching || Promise.all([loadPlotly(), api("/api/map")]));
+      if (!m.fetching) prefetchMap();
+      const [Plotly, data] = await m.fetching;
       performance.mark("map:fetched");
       m.data = data;
       m.view = displayView(data.x, data.y, { fine: data.fine_topics, coarse: data.coarse_topics }, el.clientWidth, el.clientHeight);
       m.view.xhi = data.x.reduce((a, b) => (b > a ? b : a), -Infinity); // what turning a map upright subtracts from
-      m.index = new Map(data.ids.map((id, i) => [id, i]));
+      m.drawn = rowsToDraw(m.view.x, m.view.y, data.overview, data.detail, null);
       if (!m.levelChosen) setMapLevel(overviewLevel(m.view.topics.fine.length, m.view.topics.coarse.length), false);
       performance.mark("map:prepared");
       await drawMap(Plotly);
@@ -128,7 +184,9 @@ export async function openMapView() {
       if (m.ringed) highlightOnMap(m.ringed);
       if (m.showResults) updateMapResults();
       el.dataset.state = "ready";
+      el.dataset.drawn = String(m.drawn.length);
       mapMessage();
+      loadTitles(el);
       $("#map-info").textContent = `${plural(data.papers, "paper")} · scroll to zoom · click a point to open it`;
     } catch (err) {
       el.dataset.state = "error";
@@ -150,6 +208,14 @@ function recolourMap(el) {
   window.Plotly.relayout(el, { paper_bgcolor: paper, plot_bgcolor: paper, "hoverlabel.bgcolor": paper, "hoverlabel.font.color": cssColor("--text"), shapes: mapShapes() });
 }
 
+/** Two unseen points at the map's corners: the overview (a double click) spans the
+ * whole map although only some points are drawn. */
+function extentTrace() {
+  const [x0, x1] = extent(m.view.x);
+  const [y0, y1] = extent(m.view.y);
+  return { type: "scattergl", mode: "markers", name: "extent", x: [x0, x1], y: [y0, y1], hoverinfo: "skip", marker: { size: 1, opacity: 0 } };
+}
+
 /** An empty overlay trace: the search results. */
 function overlay(name, marker) {
   return { type: "scattergl", mode: "markers", name, x: [], y: [], customdata: [], text: [], hovertemplate: "%{text}<extra></extra>", marker };
@@ -157,17 +223,14 @@ function overlay(name, marker) {
 
 async function drawMap(Plotly) {
   const el = plot();
-  const n = m.data.ids.length;
+  const n = m.drawn.length;
   // points share the panel's area (smaller as the index grows), lighter when many
   const size = pointSize(n, el.clientWidth, el.clientHeight);
   const points = {
     type: "scattergl",
     mode: "markers",
     name: "papers",
-    x: m.view.x,
-    y: m.view.y,
-    customdata: m.data.ids,
-    text: mapHover(),
+    ...drawnPoints(),
     hovertemplate: "%{text}<extra></extra>",
     marker: { color: mapColors(m.level), size, opacity: n > 20000 ? 0.7 : 0.85, line: { width: 0 } },
   };
@@ -196,17 +259,18 @@ async function drawMap(Plotly) {
     scrollZoom: true,
     modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d", "toImage"],
   };
-  await Plotly.newPlot(el, [points, results], layout, config);
+  await Plotly.newPlot(el, [points, results, extentTrace()], layout, config);
   // the panel changes size without the window doing so (a paper opens beside the map)
   new ResizeObserver(() => el.offsetParent && window.Plotly.Plots.resize(el)).observe(el);
   el.on("plotly_click", (event) => {
     const p = event && event.points && event.points[0];
     if (!p) return;
-    const id = p.customdata !== undefined ? p.customdata : p.curveNumber === PAPERS ? m.data.ids[p.pointIndex ?? p.pointNumber] : undefined;
+    const id = p.customdata !== undefined ? p.customdata : p.curveNumber === PAPERS ? m.data.ids[m.drawn[p.pointIndex ?? p.pointNumber]] : undefined;
     if (typeof id === "string" && id) openPaper(id);
   });
   el.on("plotly_relayout", (event) => {
     if (event && Object.keys(event).some((key) => /^(xaxis|yaxis|autosize|width|height)/.test(key))) {
+      redrawDetail(el);
       relabelMap();
       if (Object.keys(event).some((key) => /^(xaxis|yaxis)/.test(key))) {
         m.moved = !Object.keys(event).some((key) => key.endsWith("autorange")); // a double click is the overview again
@@ -220,8 +284,8 @@ async function drawMap(Plotly) {
 /** The restyle that shows ``ids`` (those on the map) in an overlay trace. */
 function pointsTrace(ids) {
   const hover = mapHover();
-  const idx = ids.map((id) => m.index.get(id)).filter((i) => i !== undefined);
-  return { x: [idx.map((i) => m.view.x[i])], y: [idx.map((i) => m.view.y[i])], customdata: [idx.map((i) => m.data.ids[i])], text: [idx.map((i) => hover[i])] };
+  const idx = ids.map(rowOf).filter((i) => i !== undefined);
+  return { x: [idx.map((i) => m.view.x[i])], y: [idx.map((i) => m.view.y[i])], customdata: [idx.map((i) => m.data.ids[i])], text: [idx.map(hover)] };
 }
 
 function updateMapResults() {
@@ -260,7 +324,7 @@ export async function showOnMap(id) {
   setView("map");
   await openMapView();
   if (!m.plotted) return;
-  const i = m.index.get(id);
+  const i = rowOf(id);
   if (i === undefined) return;
   highlightOnMap(id);
   const r = Math.max(m.view.spanX, m.view.spanY) / 8;
@@ -283,8 +347,8 @@ export async function showTopicOnMap(t, level) {
   });
   if (!xs.length) return;
   const pad = (lo, hi) => Math.max((hi - lo) * 0.25, 1);
-  const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
-  const [y0, y1] = [Math.min(...ys), Math.max(...ys)];
+  const [x0, x1] = extent(xs); // not Math.min(...xs): a topic of 1M papers' map overflows the stack
+  const [y0, y1] = extent(ys);
   window.Plotly.relayout(plot(), { "xaxis.range": [x0 - pad(x0, x1), x1 + pad(x0, x1)], "yaxis.range": [y0 - pad(y0, y1), y1 + pad(y0, y1)] });
 }
 
