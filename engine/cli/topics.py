@@ -33,6 +33,12 @@ def topics_command(
     seed: SeedOpt = 42,
     clusterer: ClustererOpt = "graph",
     topic_sample: TopicSampleOpt = None,
+    ray: Annotated[
+        bool, typer.Option("--ray", help="With --refit: run the kNN searches as Ray tasks (a local Ray, or --ray-address).")
+    ] = False,
+    ray_address: Annotated[
+        str | None, typer.Option("--ray-address", help="With --refit: a Ray cluster to search on; implies --ray.")
+    ] = None,
     trends: Annotated[
         bool, typer.Option("--trends", help="Papers per month of each topic, and the emerging topics.")
     ] = False,
@@ -55,7 +61,13 @@ def topics_command(
             from engine.pipeline import build as builder
             from engine.topics.fit import TopicParams
 
-            report = builder.refit(index, builder.Options(topic_params=TopicParams(seed=seed, clusterer=clusterer, sample_size=topic_sample)))
+            plan = None
+            if ray or ray_address:
+                from engine.embedding.ray_embed import RayPlan
+
+                plan = RayPlan(address=ray_address)
+            params = TopicParams(seed=seed, clusterer=clusterer, sample_size=topic_sample)
+            report = builder.refit(index, builder.Options(topic_params=params, ray=plan))
             if not as_json:
                 print_report(report, False, "refitted")
         with engine.open(index) as ix:

@@ -59,9 +59,7 @@ def build(inputs: Sequence[str | Path], index_dir: str | Path, options: Options 
             if options.topics:
                 with report.stage("topics"):
                     before = stage.previous_topics(previous, papers) if previous else None
-                    result = stage.fit_topics(
-                        papers, done.vectors, embedder.embed, options.topic_params, before, options.progress
-                    )
+                    result = _fit_topics(papers, done.vectors, embedder, options, before)
             _publish(report, papers, done, sentences, embedder, result, inputs, options, shard_dir)
         finally:
             if previous is not None:
@@ -110,9 +108,7 @@ def refit(index_dir: str | Path, options: Options | None = None) -> BuildReport:
             embedder = options.embedder or _embedder_for(previous.manifest, options)
             with report.stage("topics"):
                 before = stage.previous_topics(previous, papers)
-                result = stage.fit_topics(
-                    papers, matrix, embedder.embed, options.topic_params, before, options.progress
-                )
+                result = _fit_topics(papers, matrix, embedder, options, before)
             with abandoned_on_error(version_writer.VersionWriter(report.index_dir)) as writer, report.stage("write"):
                 kept = [store.PAPERS_DB, store.VECTORS, store.FAISS_INDEX]
                 writer.reuse_files(previous.path, kept + (list(sentence_store.FILES) if previous.sentences else []))
@@ -123,6 +119,23 @@ def refit(index_dir: str | Path, options: Options | None = None) -> BuildReport:
             previous.close()
     report.version, report.papers, report.topics = final.name, len(papers), result.summary
     return report.finish()
+
+
+def _fit_topics(papers, matrix, embedder: Embedder, options: Options, before) -> stage.TopicResult:
+    """The topic stage. With Ray, its kNN searches are Ray tasks in the build's Ray
+    session (a refit opens one), and the summary counts them."""
+    if not options.ray:
+        return stage.fit_topics(papers, matrix, embedder.embed, options.topic_params, before, options.progress)
+    from engine.embedding import ray_embed
+    from engine.pipeline.ray_topics import RaySearcher
+
+    searcher = RaySearcher()
+    with ray_embed.session(options.ray):  # joins the build's session; stops only one it started
+        result = stage.fit_topics(
+            papers, matrix, embedder.embed, options.topic_params, before, options.progress, searcher
+        )
+    result.summary["ray"] = dict(searcher.stats)
+    return result
 
 
 def _parse(inputs: Sequence[str | Path], index_dir: Path) -> tuple[BuildReport, list[Paper]]:

@@ -7,8 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import numpy as np
@@ -155,9 +160,14 @@ def test_ivf_merged_from_shards_answers_like_one_built_in_one_pass(tmp_path: Pat
     assert (again.search(queries, 1)[1][:, 0] == np.arange(50)).mean() >= 0.95
 
 
-def test_build_on_a_ray_cluster_address(tmp_path: Path) -> None:
-    """A Ray head started apart (as on a cluster), reached by its address."""
+@contextmanager
+def ray_head() -> Iterator[tuple[str, dict]]:
+    """A Ray head started apart (as on a cluster) with 2 CPUs: yields its address and
+    the environment a client needs to join it. Its processes are stopped afterwards by
+    their ids (those naming its own temporary folder, and their children), never by
+    ``ray stop``, which would stop every Ray on the machine."""
     import socket
+    import tempfile
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -166,13 +176,63 @@ def test_build_on_a_ray_cluster_address(tmp_path: Path) -> None:
     # The head turns on Ray's token auth and writes the token to ~/.ray/auth_token; a
     # client sends it only when told the cluster uses tokens.
     env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="token")
+    folder = tempfile.mkdtemp(prefix="rayhead-", dir="/tmp")  # short: Ray's socket paths live in it
     head = [str(ray_bin), "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false"]
-    started = subprocess.run([*head, "--disable-usage-stats"], env=env, capture_output=True, text=True, timeout=180)
-    assert started.returncode == 0, started.stderr[-2000:]
+    head += ["--disable-usage-stats", f"--temp-dir={folder}"]
     try:
+        started = subprocess.run(head, env=env, capture_output=True, text=True, timeout=180)
+        assert started.returncode == 0, started.stderr[-2000:]
         from ray._private.services import get_node_ip_address
 
-        address = f"{get_node_ip_address()}:{port}"  # the head's GCS, as a cluster's nodes see it
+        yield f"{get_node_ip_address()}:{port}", env  # the head's GCS, as a cluster's nodes see it
+    finally:
+        _stop_processes(_processes_naming(folder))
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _processes_naming(text: str) -> set[int]:
+    """The live processes whose command line contains ``text``, and their descendants."""
+    parents, found = {}, set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state, ppid = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+        except (OSError, ValueError):
+            continue
+        if state == "Z":  # exited, waiting for a parent to reap it
+            continue
+        parents[int(entry.name)] = int(ppid)
+        if text in command:
+            found.add(int(entry.name))
+    while more := {pid for pid, ppid in parents.items() if ppid in found} - found:
+        found |= more
+    return found
+
+
+def _stop_processes(pids: set[int], grace: float = 10.0) -> None:
+    for pid in pids:
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while (alive := {pid for pid in pids if _alive(pid)}) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid in alive:
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def test_build_on_a_ray_cluster_address(tmp_path: Path) -> None:
+    """A Ray head started apart (as on a cluster), reached by its address."""
+    with ray_head() as (address, env):
         index = tmp_path / "cluster"
         result = _cli(
             "build", str(GA_DIGEST_1), "--index", str(index), "--ray-address", address, "--no-cache", "--no-topics", "--index-type", "ivf",
@@ -184,5 +244,3 @@ def test_build_on_a_ray_cluster_address(tmp_path: Path) -> None:
         with engine.open(index) as ix:  # the index parts were built by tasks on the cluster
             assert ix.manifest["index"]["parts_built_by"] == "ray tasks"
             assert ix.search("galaxy", k=3, mode="dense")
-    finally:
-        subprocess.run([str(ray_bin), "stop", "--force"], env=env, capture_output=True, timeout=120)
