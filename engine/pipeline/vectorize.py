@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 # Texts per model call: long enough to bucket by length, short enough that a killed
 # build loses under a minute of work (each chunk is committed to the cache at once).
 EMBED_CHUNK = 512
+CACHE_CHUNK = 50_000  # cached vectors looked up at a time
 
 
 @dataclass
@@ -53,7 +54,21 @@ def vectorize(papers: Sequence[Paper], embedder: Embedder, known: dict[str, np.n
     """Vectors for ``papers`` (their title and abstract); the other arguments are
     :func:`embed_texts`'s (with ``ray``, the model runs in a Ray actor pool, see
     :mod:`engine.ray_embed`; ``on_vectors(rows, vectors)`` sees each embedded batch)."""
-    return embed_texts([paper.text for paper in papers], embedder, known, *args, **kwargs)
+    return embed_texts(_Texts(papers), embedder, known, *args, **kwargs)
+
+
+class _Texts(Sequence[str]):
+    """The papers' texts, made when asked: a list of them all would be a second copy of
+    every abstract (~1.3 GB at 1M papers) beside the papers themselves."""
+
+    def __init__(self, papers: Sequence[Paper]) -> None:
+        self._papers = papers
+
+    def __len__(self) -> int:
+        return len(self._papers)
+
+    def __getitem__(self, i):
+        return self._papers[i].text
 
 
 def sentence_vectors(
@@ -105,12 +120,18 @@ def embed_texts(
         reused = len(texts) - len(missing)
         cached = 0
         if cache is not None and missing:
-            hits = cache.get_many([hashes[i] for i in missing], dimension)
-            for i in missing:
-                if hashes[i] in hits:
-                    out[i] = hits[hashes[i]]
-            cached = sum(1 for i in missing if hashes[i] in hits)  # papers, not distinct texts
-            missing = [i for i in missing if hashes[i] not in hits]
+            still: list[int] = []
+            # A chunk at a time: the cache's answer holds a Python object per vector.
+            for start in range(0, len(missing), CACHE_CHUNK):
+                part = missing[start : start + CACHE_CHUNK]
+                hits = cache.get_many([hashes[i] for i in part], dimension)
+                for i in part:
+                    if hashes[i] in hits:
+                        out[i] = hits[hashes[i]]
+                    else:
+                        still.append(i)
+            cached = len(missing) - len(still)  # papers, not distinct texts
+            missing = still
         where = np.asarray(missing, dtype=np.int64)
         with progress_bar(len(missing), label, enabled=progress) as advance:
             for positions, vecs in _batches([texts[i] for i in missing], embedder, chunk_size, ray):
