@@ -40,7 +40,8 @@ def test_no_endpoint_reflects_input_into_html(served_corpus: str) -> None:
             if "html" in kind:
                 assert "<script>alert" not in answer.text and "onerror=alert" not in answer.text, path
             else:
-                # JSON, the page's files, exports and feeds: none of them is rendered as HTML
+                # JSON, the page's files, the map's typed arrays, exports and feeds: none is rendered as HTML
                 plain = ("application/json", "text/javascript", "text/css", "image/", "application/atom+xml")
+                plain += ("application/octet-stream",)
                 exported = ("text/csv", "application/x-bibtex", "application/vnd.citationstyles.csl+json")
                 assert kind.startswith(plain + exported), (path, kind)
