@@ -111,7 +111,9 @@ class PaperIndex:
         depth = max(FUSION_DEPTH, 2 * k)
         dense = ranking.dense_rows(self._artifact, self._faiss, query_vector, depth, allowed)
         allowed_set = None if allowed is None else set(allowed)
-        words = lexical.lexical_rows(self._artifact.db, text, depth, allowed_set, fill=False)
+        words = lexical.lexical_rows(
+            self._artifact.db, text, depth, allowed_set, fill=False, budget=lexical.HYBRID_MATCH_BUDGET
+        )
         fused = lexical.fuse([[r for r, _ in dense], [r for r, _ in words]], k)
         return ranking.hits_for(self._artifact, fused, query_vector)
 

@@ -91,11 +91,14 @@ def make(
     flat = " ".join((abstract or "").split())
     if not flat:
         return Snippet("", ())
-    words = [(m.start(), m.end()) for m in _WORD.finditer(flat)]
-    stems_of = lexical.stems({flat[a:b].lower() for a, b in words}) if terms else {}
-    matched = [(a, b) for a, b in words if terms and terms.intersection(stems_of[flat[a:b].lower()])]
+    found: list[tuple[int, int, tuple[str, ...]]] = []  # (start, end, index terms) of each marked word
+    if terms:
+        words = [(m.start(), m.end(), m.group().lower()) for m in _WORD.finditer(flat)]
+        stems_of = lexical.stems({word for _, _, word in words})
+        found = [(a, b, stems_of[word]) for a, b, word in words if not terms.isdisjoint(stems_of[word])]
+    matched = [(a, b) for a, b, _ in found]
     parts = sentence_spans(flat) or [(0, len(flat))]
-    best = _best_sentence(parts, [(a, b, stems_of[flat[a:b].lower()]) for a, b in matched], sentence_scores)
+    best = _best_sentence(parts, found, sentence_scores)
     start, end = _window(flat, parts, best, matched, limit)
     lead = ELLIPSIS if start > 0 else ""
     # more follows: "…" after a cut word, " …" after a whole sentence

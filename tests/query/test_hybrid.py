@@ -13,7 +13,7 @@ import pytest
 
 import engine
 from engine.artifact import store
-from engine.artifact.lexical import fill_steps, fts_query, fuse
+from engine.artifact.lexical import fill_steps, fts_query, fuse, lexical_rows
 from engine.errors import QueryError
 from engine.ingest.sources import read_papers
 from engine.query.filters import Filters
@@ -103,6 +103,26 @@ def test_hybrid_fuses_both_rankings(corpus_index: Path) -> None:
     assert set(ids) & set(dense) and set(ids) & set(words)
     assert all(a.score >= b.score for a, b in itertools.pairwise(hybrid))
     assert all(h.topic for h in hybrid)
+
+
+def test_hybrid_words_stop_at_their_budget(corpus_index: Path) -> None:
+    """Past the budget of possible matches (the rarest word's paper count) the words are
+    not scored at all; within it they are, exactly as without a budget."""
+    common = "galaxies"
+    holders = sum(common[:6] in " ".join([p.title, p.abstract]).lower() for p in PAPERS)
+    db = sqlite3.connect(f"file:{store.resolve_version(corpus_index) / 'papers.sqlite'}?mode=ro", uri=True)
+    try:
+        unbounded = lexical_rows(db, common, 50, fill=False)
+        assert len(unbounded) > 20
+        assert lexical_rows(db, common, 50, fill=False, budget=holders + 50) == unbounded
+        assert lexical_rows(db, common, 50, fill=False, budget=5) == []
+        word, _ = _rare_word()  # the rarest word bounds an AND: it and the common word, within any budget
+        assert lexical_rows(db, f"{word} {common}", 50, fill=False, budget=5) == lexical_rows(
+            db, f"{word} {common}", 50, fill=False
+        )
+        assert len(lexical_rows(db, word, 50, fill=False, budget=5)) == 1
+    finally:
+        db.close()
 
 
 def test_rrf_arithmetic() -> None:
