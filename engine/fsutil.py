@@ -8,10 +8,12 @@ to give up on a half-written version.
   new ones, never a mix.
 * :func:`atomic_folder`: the same for a folder that is filled and then renamed into place.
 * :func:`abandoned_on_error`: a writer whose work is thrown away if anything fails.
+* :func:`copy_file`: a file's contents, shared block by block where the file system can.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import shutil
@@ -30,6 +32,25 @@ def fsync_path(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def copy_file(source: Path, target: Path) -> None:
+    """``source``'s contents into ``target`` (new or truncated), by ``copy_file_range``:
+    XFS and btrfs then share the blocks (a reflink: a 3 GB papers database in
+    milliseconds), other file systems copy in the kernel. Where the call is refused
+    (another file system, an old kernel), an ordinary copy."""
+    try:
+        with open(source, "rb") as src, open(target, "wb") as dst:
+            left = os.fstat(src.fileno()).st_size
+            while left > 0:
+                done = os.copy_file_range(src.fileno(), dst.fileno(), left)
+                if done == 0:  # the source shrank under us: copy what is there
+                    break
+                left -= done
+    except OSError as error:
+        if error.errno not in {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP}:
+            raise
+        shutil.copyfile(source, target)
 
 
 @contextmanager

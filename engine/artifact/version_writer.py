@@ -15,6 +15,7 @@ import shutil
 import signal
 import sqlite3
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -35,7 +36,7 @@ from engine.artifact.store import (
     read_pointer,
 )
 from engine.errors import IndexBusy
-from engine.fsutil import exclusive_lock, fsync_path
+from engine.fsutil import copy_file, exclusive_lock, fsync_path
 from engine.papers import Paper
 
 KEEP_VERSIONS = 2  # the live version and the one before it, for readers still on it
@@ -94,11 +95,10 @@ class VersionWriter:
         finally:
             db.close()
 
-    def update_papers(self, version_dir: Path, changed: Sequence[tuple[int, Paper, str]]) -> None:
-        """The papers database of ``version_dir`` with (row, paper, text hash) records
-        written over existing rows or appended, its FTS index and document counts kept
-        in step, all in one transaction."""
-        self.reuse_files(version_dir, [PAPERS_DB])
+    def update_papers(self, changed: Sequence[tuple[int, Paper, str]]) -> None:
+        """The papers database brought over from the live version (:meth:`reuse_files`)
+        with (row, paper, text hash) records written over existing rows or appended, its
+        FTS index and document counts kept in step, all in one transaction."""
         db = sqlite3.connect(self.temp / PAPERS_DB)
         try:
             with db:
@@ -156,7 +156,7 @@ class VersionWriter:
                     continue
                 except OSError:
                     pass
-            shutil.copyfile(source, target)  # contents only: the published copy is read-only
+            copy_file(source, target)  # contents only: the published copy is read-only
             if name == PAPERS_DB:
                 db = sqlite3.connect(target)
                 try:
@@ -170,8 +170,11 @@ class VersionWriter:
     def publish(self, manifest: dict) -> Path:
         """Checksum, sync, rename into place, swap ``CURRENT``; returns the version folder."""
         manifest = dict(manifest, schema_version=SCHEMA_VERSION, version=self.name)
+        files = sorted(self.temp.iterdir())
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:  # hashlib lets go of the GIL
+            digests = list(pool.map(integrity.file_sha256, files))
         manifest["files"] = {
-            p.name: {"bytes": p.stat().st_size, "sha256": integrity.file_sha256(p)} for p in sorted(self.temp.iterdir())
+            p.name: {"bytes": p.stat().st_size, "sha256": digest} for p, digest in zip(files, digests, strict=True)
         }
         (self.temp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         for path in self.temp.iterdir():

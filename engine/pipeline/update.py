@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +70,50 @@ def grow(
     records = changes.records
     rows = np.array([row for row, _ in records], dtype=np.int64)
     needs_vector = [i for i, (row, _) in enumerate(records) if row >= changes.existing or row in changes.text_changed]
+    writer = version_writer.VersionWriter(report.index_dir)
+    with abandoned_on_error(writer), ThreadPoolExecutor(max_workers=1) as copier:
+        # The papers database is the biggest file a version rewrites (3 GB at 1M papers,
+        # ~8 s on this disk): the kernel copies it while the new papers are embedded and
+        # indexed. The pool waits for the copy before the writer can be abandoned.
+        copied = copier.submit(writer.reuse_files, previous.path, [store.PAPERS_DB])
+        fresh, fresh_sentences = _embed_changes(previous, records, needs_vector, embedder, options, report)
+        report.reused = changes.existing - len(changes.text_changed)  # rows whose text, so vector, stays
+        with report.stage("index"):
+            rewrites = [i for i in needs_vector if rows[i] < changes.existing]
+            replaced = rows[rewrites]
+            matrix = writer.extend_vectors(previous.path, replaced, fresh[rewrites], fresh[rows >= changes.existing])
+            spec = previous.manifest["index"]
+            index = vectors.VectorIndex.load(previous.faiss_path, changes.existing, spec, writable=True)
+            neighbours = _neighbours_for(index, previous, fresh[needs_vector], set(replaced.tolist()))
+            index = index.extend(matrix, replaced, options.index_type, options.topic_params.seed)
+            index.save(writer.file(store.FAISS_INDEX))
+            spec = index.spec
+        with report.stage("papers"):
+            copied.result()
+            writer.update_papers([(row, p, text_hash(p.text)) for row, p in records])
+        sentence_summary = previous.manifest.get("sentences")
+        if previous.sentences is not None:
+            with report.stage("sentences"):
+                total = sentence_store.extend(previous.sentences, writer.temp, len(matrix), fresh_sentences)
+            sentence_summary = sentence_store.summary(total, len(matrix))
+        topic_summary = previous.manifest.get("topics")
+        if topic_summary is not None and topic_store.has_topics(previous.db):
+            with report.stage("topics"):
+                topic_summary = _assign_topics(writer, rows[needs_vector], neighbours, len(matrix), topic_summary)
+        report.papers = len(matrix)
+    return writer, {"index": spec, "topics": topic_summary, "sentences": sentence_summary}
+
+
+def _embed_changes(
+    previous: store.Artifact,
+    records: list[tuple[int, Paper]],
+    needs_vector: list[int],
+    embedder: Embedder,
+    options: Options,
+    report: BuildReport,
+) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """Vectors for ``records`` (zero where the text, so the vector, stays) and, if the
+    index keeps sentence vectors, those of each row that needs them."""
     with report.stage("embed"):
         done = (
             vectorize([records[i][1] for i in needs_vector], embedder, {}, options.use_cache, options.progress)
@@ -84,38 +129,12 @@ def grow(
             )
         ends = np.cumsum(counts)
         fresh_sentences = {
-            int(rows[i]): stacked[end - n : end] for i, n, end in zip(needs_vector, counts, ends, strict=True)
+            int(records[i][0]): stacked[end - n : end] for i, n, end in zip(needs_vector, counts, ends, strict=True)
         }
-    report.reused = changes.existing - len(changes.text_changed)  # rows whose text, so vector, stays
-    hashes = [text_hash(paper.text) for _, paper in records]
     fresh = np.zeros((len(records), previous.vectors.shape[1]), dtype=np.float32)
     if done is not None:
         fresh[needs_vector] = done.vectors
-
-    with abandoned_on_error(version_writer.VersionWriter(report.index_dir)) as writer:
-        with report.stage("index"):
-            rewrites = [i for i in needs_vector if rows[i] < changes.existing]
-            replaced = rows[rewrites]
-            matrix = writer.extend_vectors(previous.path, replaced, fresh[rewrites], fresh[rows >= changes.existing])
-            spec = previous.manifest["index"]
-            index = vectors.VectorIndex.load(previous.faiss_path, changes.existing, spec, writable=True)
-            neighbours = _neighbours_for(index, previous, fresh[needs_vector], set(replaced.tolist()))
-            index = index.extend(matrix, replaced, options.index_type, options.topic_params.seed)
-            index.save(writer.file(store.FAISS_INDEX))
-            spec = index.spec
-        with report.stage("papers"):
-            writer.update_papers(previous.path, [(row, p, h) for (row, p), h in zip(records, hashes, strict=True)])
-        sentence_summary = previous.manifest.get("sentences")
-        if previous.sentences is not None:
-            with report.stage("sentences"):
-                total = sentence_store.extend(previous.sentences, writer.temp, len(matrix), fresh_sentences)
-            sentence_summary = sentence_store.summary(total, len(matrix))
-        topic_summary = previous.manifest.get("topics")
-        if topic_summary is not None and topic_store.has_topics(previous.db):
-            with report.stage("topics"):
-                topic_summary = _assign_topics(writer, rows[needs_vector], neighbours, len(matrix), topic_summary)
-        report.papers = len(matrix)
-    return writer, {"index": spec, "topics": topic_summary, "sentences": sentence_summary}
+    return fresh, fresh_sentences
 
 
 def _neighbours_for(
