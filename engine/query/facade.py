@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -32,6 +33,19 @@ DEFAULT_MODE = "hybrid"  # measured best by benchmarks/search.py (see README)
 FUSION_DEPTH = 50  # candidates taken from each ranking before fusion
 SORTS = ("relevance", "date")
 DATE_SORT_POOL = 100  # sorted by date: the newest of this many most relevant papers
+
+
+_word_pool: ThreadPoolExecutor | None = None
+_word_pool_lock = threading.Lock()
+
+
+def _word_threads() -> ThreadPoolExecutor:
+    """The threads that run hybrid searches' word rankings (one process-wide pool)."""
+    global _word_pool
+    with _word_pool_lock:
+        if _word_pool is None:
+            _word_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="paperscope-words")
+        return _word_pool
 
 
 class PaperIndex:
@@ -89,33 +103,50 @@ class PaperIndex:
         if sort not in SORTS:
             raise QueryError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
         allowed = self._allowed(topic, level, filters)
+        pool = min(max(k, DATE_SORT_POOL) if sort == "date" else k, ranking.MAX_K)
+        words = self._words_beside(text, pool, allowed) if mode == "hybrid" else None
         query_vector = self.embedder().embed([text])
-        pool = max(k, DATE_SORT_POOL) if sort == "date" else k
-        hits = self._search(text, min(pool, ranking.MAX_K), allowed, mode, query_vector)
+        hits = self._search(text, pool, allowed, mode, query_vector, words)
         if sort == "date":
             hits = ranking.newest_first(hits)[:k]
         return snippets.attach(self._artifact, hits, snippets.terms_of([text]), query_vector)
 
     def _search(
-        self, text: str, k: int, allowed: list[int] | None, mode: str, query_vector: np.ndarray | None = None
+        self,
+        text: str,
+        k: int,
+        allowed: list[int] | None,
+        mode: str,
+        query_vector: np.ndarray | None = None,
+        words: Future | None = None,
     ) -> list[ranking.Hit]:
         """``query_vector``: the text's embedding when the caller has it (lexical mode
-        needs it only for the hits' relevance)."""
+        needs it only for the hits' relevance); ``words``: a hybrid search's word
+        ranking already under way (:meth:`_words_beside`)."""
         if mode == "lexical":
             picked = lexical.lexical_rows(self._artifact.db, text, k, None if allowed is None else set(allowed))
             return ranking.hits_for(self._artifact, picked, query_vector)
+        if mode == "hybrid" and words is None:
+            words = self._words_beside(text, k, allowed)
         if query_vector is None:
             query_vector = self.embedder().embed([text])
         if mode == "dense":
             return ranking.nearest(self._artifact, self._faiss, query_vector, k, allowed=allowed)
-        depth = max(FUSION_DEPTH, 2 * k)
-        dense = ranking.dense_rows(self._artifact, self._faiss, query_vector, depth, allowed)
-        allowed_set = None if allowed is None else set(allowed)
-        words = lexical.lexical_rows(
-            self._artifact.db, text, depth, allowed_set, fill=False, budget=lexical.HYBRID_MATCH_BUDGET
-        )
-        fused = lexical.fuse([[r for r, _ in dense], [r for r, _ in words]], k)
+        dense = ranking.dense_rows(self._artifact, self._faiss, query_vector, max(FUSION_DEPTH, 2 * k), allowed)
+        fused = lexical.fuse([[r for r, _ in dense], [r for r, _ in words.result()]], k)
         return ranking.hits_for(self._artifact, fused, query_vector)
+
+    def _words_beside(self, text: str, k: int, allowed: list[int] | None) -> Future:
+        """A hybrid search's word ranking, started on another thread: BM25 in SQLite needs
+        no query vector and lets go of the GIL, so it runs while the model embeds the
+        query and FAISS searches (as do they), and a search takes the longer of the two
+        rather than their sum."""
+        allowed_set = None if allowed is None else set(allowed)
+        depth = max(FUSION_DEPTH, 2 * k)
+        budget = lexical.HYBRID_MATCH_BUDGET
+        return _word_threads().submit(
+            lexical.lexical_rows, self._artifact.db, text, depth, allowed_set, fill=False, budget=budget
+        )
 
     def search_many(
         self,
